@@ -1,0 +1,139 @@
+"""The batched-core contract every memenvs environment implements.
+
+An environment's dynamics are written once, as a :class:`Core` that resets and steps ``N`` copies at a time over a
+:class:`State` of NumPy arrays with a leading batch axis. The Gymnasium single env
+(:class:`memenvs.envs.single.MemoryEnv`), the Gymnasium vector env (:class:`memenvs.envs.vector.MemoryVectorEnv`) and
+the SB3 ``VecEnv`` (:mod:`memenvs.sb3`) are generic facades over a core, so a new environment needs only:
+
+* a frozen params dataclass that validates itself (see :mod:`memenvs.envs.params`),
+* a :class:`State` subclass and a :class:`Core` subclass (reset, step, observe, hidden state, analytic returns),
+* a ``frame`` method that describes one copy for the shared renderer (:mod:`memenvs.envs.rendering`),
+* two three-line facade classes and one line in :mod:`memenvs.registration`.
+
+State and dynamics are kept apart (as in gymnax): the core holds only immutable parameters and lookup tables, and
+all mutable per-episode data lives in the state, so one core serves any number of copies and a state can be copied,
+sliced and restored generically. Randomness comes only from the ``rng`` argument, which the facades take from
+Gymnasium's seeded ``np_random``; a core must draw the same numbers for a batch of one as a single env does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+from memenvs.envs.rendering import Frame
+
+
+@dataclasses.dataclass
+class State:
+    """Per-copy mutable data of a batch of environments; every field is an array with a leading batch axis.
+
+    ``t`` counts the steps taken in the current episode; the facades maintain it (reset to 0, incremented after each
+    step) and use it for the time limit, and a core may read it (for example for a schedule that depends on time).
+    """
+
+    t: np.ndarray
+
+    @property
+    def num_envs(self) -> int:
+        return int(self.t.shape[0])
+
+    def take(self, idx: np.ndarray) -> "State":
+        """A copy of the rows ``idx`` of every field."""
+        return type(self)(**{f.name: getattr(self, f.name)[idx].copy() for f in dataclasses.fields(self)})
+
+    def put(self, idx: np.ndarray, rows: "State") -> None:
+        """Write ``rows`` (as returned by :meth:`take`) back into the rows ``idx``."""
+        for f in dataclasses.fields(self):
+            getattr(self, f.name)[idx] = getattr(rows, f.name)
+
+
+class Core(ABC):
+    """Batched dynamics of one environment family, parameterised by an immutable params dataclass.
+
+    Subclasses set ``Params`` (the params dataclass), ``name`` (used in error messages), ``metadata`` extras
+    (``render_fps``) and build ``observation_space`` / ``action_space`` (for one copy) in ``__init__``.
+    """
+
+    Params: ClassVar[type]
+    name: ClassVar[str] = "env"
+    render_fps: ClassVar[int] = 8
+    #: Human-readable names of the discrete actions, in order (used by ``ansi`` output and ``memenvs list``).
+    action_names: ClassVar[tuple[str, ...]] = ()
+    #: Keys accepted in ``reset(options=...)``; :meth:`check_options` rejects any other.
+    reset_options: ClassVar[tuple[str, ...]] = ()
+
+    observation_space: spaces.Space
+    action_space: spaces.Discrete
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    # ------------------------------------------------------------------ dynamics
+    @property
+    @abstractmethod
+    def max_steps(self) -> int:
+        """Number of steps after which an episode is truncated (the env's own time limit)."""
+
+    @abstractmethod
+    def init_state(self, num_envs: int) -> State:
+        """Allocate a state for ``num_envs`` copies. Its contents are undefined until :meth:`reset` fills them."""
+
+    def check_options(self, options: dict | None) -> None:
+        """Validate ``reset(options=...)`` before anything changes; subclasses extend it to check values."""
+        if options is None:
+            return
+        if not isinstance(options, dict):
+            raise ValueError(f"options must be a dict or None, got {type(options).__name__}")
+        unknown = sorted(set(options) - set(self.reset_options))
+        if unknown:
+            allowed = ", ".join(self.reset_options) or "none"
+            raise ValueError(f"{self.name} reset got unknown option(s) {unknown}; allowed: {allowed}")
+
+    @abstractmethod
+    def reset(self, state: State, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
+        """Start new episodes in the copies ``idx`` (an integer index array), in place. ``state.t`` is set by the
+        caller. ``options`` are the ``reset(options=...)`` of Gymnasium, validated by the core."""
+
+    @abstractmethod
+    def step(
+        self, state: State, action: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Advance every copy by one step with the (already validated) integer actions, in place.
+
+        Returns ``(reward float32[N], terminated bool[N])``. ``state.t`` still holds the index of this step; the
+        caller increments it afterwards. A copy in a terminal state may be stepped (its result is discarded)."""
+
+    @abstractmethod
+    def observe(self, state: State, rng: np.random.Generator) -> np.ndarray:
+        """A freshly allocated batch of observations, shape ``(N, *observation_space.shape)``."""
+
+    def info(self, state: State) -> dict[str, np.ndarray]:
+        """Extra per-copy information returned by ``reset`` and ``step`` (arrays with a leading batch axis)."""
+        return {}
+
+    # ------------------------------------------------------------------ analysis
+    @abstractmethod
+    def hidden_state(self, state: State) -> dict[str, np.ndarray]:
+        """The variables that are not in the observation and make the task a POMDP (batched)."""
+
+    def optimal_return(self) -> float | None:
+        """Expected undiscounted return of an optimal policy with memory, or ``None`` if not known analytically."""
+        return None
+
+    def memoryless_return(self) -> float | None:
+        """Expected undiscounted return of the best reactive (observation -> action) policy, or ``None``."""
+        return None
+
+    # ------------------------------------------------------------------ presentation
+    @abstractmethod
+    def frame(self, state: State, i: int) -> Frame:
+        """A drawable description of copy ``i`` for the shared renderer."""
+
+    def keys_to_action(self) -> dict[tuple[int, ...], int]:
+        """Keyboard mapping for :func:`gymnasium.utils.play.play` (pygame key codes to actions)."""
+        return {}

@@ -1,0 +1,50 @@
+"""The one table of every environment id memenvs registers with Gymnasium."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered id: where its single and vector classes live, fixed kwargs, and a one-line summary."""
+
+    id: str
+    entry_point: str
+    vector_entry_point: str | None
+    summary: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+ENVS: tuple[EnvEntry, ...] = (
+    EnvEntry(
+        "memenvs/TMaze-v0",
+        "memenvs.envs.tmaze:TMazeEnv",
+        "memenvs.envs.tmaze:TMazeVectorEnv",
+        "Bakker's T-maze: carry a cue seen at the start down a corridor (variants bakker, passive, active).",
+    ),
+)
+
+
+def register_envs() -> None:
+    """Register every id in :data:`ENVS` with Gymnasium; ids already registered are left alone."""
+    for entry in ENVS:
+        if entry.id in gym.registry:
+            continue
+        gym.register(
+            id=entry.id,
+            entry_point=entry.entry_point,
+            vector_entry_point=entry.vector_entry_point,
+            kwargs=dict(entry.kwargs),
+        )
+
+
+def env_entry(env_id: str) -> EnvEntry:
+    """The table row of ``env_id``; a ``ValueError`` lists the known ids otherwise."""
+    for entry in ENVS:
+        if entry.id == env_id:
+            return entry
+    raise ValueError(f"unknown env id {env_id!r}; known ids: {', '.join(e.id for e in ENVS)}")

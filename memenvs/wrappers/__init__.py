@@ -1,0 +1,3 @@
+"""Gymnasium wrappers that add or expose memory demands on any environment."""
+
+__all__: list[str] = []

@@ -1,0 +1,247 @@
+"""Checks every memenvs environment must pass, written once and called from each env's test module.
+
+Each function takes a registered id and keyword arguments and asserts one property of the facades over the env's
+core: Gymnasium's and SB3's checkers, determinism, vector-vs-single agreement, pickling, rendering, bad input.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+import memenvs  # noqa: F401  (registers the ids)
+
+
+def rollout(env: gym.Env, seed: int, n_steps: int, action_seed: int = 123) -> list[tuple]:
+    """Run seeded random actions for ``n_steps`` (resetting at episode ends); return every transition."""
+    rng = np.random.default_rng(action_seed)
+    obs, _ = env.reset(seed=seed)
+    out = [("reset", np.array(obs))]
+    for _ in range(n_steps):
+        a = int(rng.integers(env.action_space.n))
+        obs, r, term, trunc, _ = env.step(a)
+        out.append((a, np.array(obs), r, term, trunc))
+        if term or trunc:
+            obs, _ = env.reset()
+            out.append(("reset", np.array(obs)))
+    return out
+
+
+def assert_same(a: list[tuple], b: list[tuple]) -> None:
+    assert len(a) == len(b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        assert len(x) == len(y), f"transition {i} differs: {x} vs {y}"
+        for u, v in zip(x, y):
+            if isinstance(u, np.ndarray):
+                np.testing.assert_array_equal(u, v, err_msg=f"transition {i}")
+            else:
+                assert u == v, f"transition {i}: {x} vs {y}"
+
+
+def check_checkers(env_id: str, **kwargs: Any) -> None:
+    """Gymnasium's ``check_env`` (with every render mode) and SB3's ``check_env``."""
+    from gymnasium.utils.env_checker import check_env
+
+    for mode in (None, "rgb_array", "ansi", "human"):
+        env = gym.make(env_id, render_mode=mode, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # check_env warns about our unbounded human rendering fps etc.
+            check_env(env.unwrapped, skip_render_check=mode is None)
+        env.close()
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    env = gym.make(env_id, **kwargs)
+    sb3_checker.check_env(env.unwrapped, warn=False)
+    env.close()
+
+
+def check_spaces_and_types(env_id: str, n_steps: int = 300, **kwargs: Any) -> None:
+    """Observations in the space with its exact dtype and never the same object twice; Python scalar types."""
+    env = gym.make(env_id, **kwargs)
+    obs, info = env.reset(seed=0)
+    seen = [obs]
+    rng = np.random.default_rng(0)
+    for _ in range(n_steps):
+        obs, r, term, trunc, info = env.step(int(rng.integers(env.action_space.n)))
+        assert env.observation_space.contains(obs), obs
+        assert obs.dtype == env.observation_space.dtype
+        assert type(r) is float and type(term) is bool and type(trunc) is bool
+        assert all(obs is not o for o in seen[-3:])
+        seen.append(obs)
+        if term or trunc:
+            obs, info = env.reset()
+    env.close()
+
+
+def check_determinism(env_id: str, n_steps: int = 400, **kwargs: Any) -> None:
+    """Same seed, same trajectory (single env); a different seed gives a different one where the env is random."""
+    a = rollout(gym.make(env_id, **kwargs), seed=7, n_steps=n_steps)
+    b = rollout(gym.make(env_id, **kwargs), seed=7, n_steps=n_steps)
+    assert_same(a, b)
+
+
+def vector_rollout(envs: gym.vector.VectorEnv, seed: int, n_steps: int) -> list[tuple]:
+    rng = np.random.default_rng(5)
+    obs, _ = envs.reset(seed=seed)
+    out = [(obs.copy(),)]
+    for _ in range(n_steps):
+        actions = rng.integers(envs.single_action_space.n, size=envs.num_envs)
+        obs, r, term, trunc, _ = envs.step(actions)
+        out.append((obs.copy(), r.copy(), term.copy(), trunc.copy()))
+    return out
+
+
+def check_vector_determinism(env_id: str, num_envs: int = 8, n_steps: int = 300, **kwargs: Any) -> None:
+    """Two native vector envs with one seed agree, in both autoreset modes."""
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        make = lambda: gym.make_vec(env_id, num_envs=num_envs, autoreset_mode=mode, **kwargs)  # noqa: E731
+        assert_same(vector_rollout(make(), 3, n_steps), vector_rollout(make(), 3, n_steps))
+
+
+def check_vector_matches_single(env_id: str, n_steps: int = 400, **kwargs: Any) -> None:
+    """A native vector env of one copy reproduces the single env step for step under the same seed."""
+    single = rollout(gym.make(env_id, **kwargs), seed=11, n_steps=n_steps)
+    actions = [t[0] for t in single if t[0] != "reset"]
+    for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+        envs = gym.make_vec(env_id, num_envs=1, autoreset_mode=mode, **kwargs)
+        obs, _ = envs.reset(seed=11)
+        got = [("reset", obs[0].copy())]
+        pending = False
+        for a in actions:
+            if pending:  # NEXT_STEP: this step only resets
+                obs, r, term, trunc, _ = envs.step(np.array([0]))
+                assert r[0] == 0 and not term[0] and not trunc[0]
+                got.append(("reset", obs[0].copy()))
+                pending = False
+            obs, r, term, trunc, info = envs.step(np.array([a]))
+            done = bool(term[0] or trunc[0])
+            if mode is AutoresetMode.SAME_STEP and done:
+                got.append((a, info["final_obs"][0].copy(), float(r[0]), bool(term[0]), bool(trunc[0])))
+                got.append(("reset", obs[0].copy()))
+            else:
+                got.append((a, obs[0].copy(), float(r[0]), bool(term[0]), bool(trunc[0])))
+                pending = done and mode is AutoresetMode.NEXT_STEP
+        if pending:
+            obs, *_ = envs.step(np.array([0]))
+            got.append(("reset", obs[0].copy()))
+        assert_same(single, got)
+
+
+def check_pickle(env_id: str, n_steps: int = 50, **kwargs: Any) -> None:
+    """A pickled env, single or vector, continues exactly as the original; close() twice is harmless."""
+    env = gym.make(env_id, **kwargs)
+    rollout(env, seed=1, n_steps=n_steps)
+    clone = pickle.loads(pickle.dumps(env))
+    assert_same(_continue(env), _continue(clone))
+    env.close()
+    env.close()
+    envs = gym.make_vec(env_id, num_envs=4, **kwargs)
+    vector_rollout(envs, 2, n_steps)
+    clone = pickle.loads(pickle.dumps(envs))
+    rng = np.random.default_rng(0)
+    for _ in range(n_steps):
+        actions = rng.integers(envs.single_action_space.n, size=4)
+        for x, y in zip(envs.step(actions)[:4], clone.step(actions)[:4]):
+            np.testing.assert_array_equal(x, y)
+    envs.close()
+    envs.close()
+
+
+def _continue(env: gym.Env, n: int = 60) -> list[tuple]:
+    rng = np.random.default_rng(9)
+    out = []
+    for _ in range(n):
+        a = int(rng.integers(env.action_space.n))
+        obs, r, term, trunc, _ = env.step(a)
+        out.append((a, np.array(obs), r, term, trunc))
+        if term or trunc:
+            obs, _ = env.reset()
+            out.append(("reset", np.array(obs)))
+    return out
+
+
+def check_render_modes(env_id: str, **kwargs: Any) -> None:
+    """``rgb_array`` gives (H, W, 3) uint8 that changes as the agent acts, ``ansi`` a string, ``human`` runs
+    headless and closes twice; the vector env renders one picture per copy."""
+    env = gym.make(env_id, render_mode="rgb_array", **kwargs)
+    env.reset(seed=0)
+    first = env.render()
+    assert isinstance(first, np.ndarray) and first.dtype == np.uint8 and first.ndim == 3 and first.shape[2] == 3
+    changed = False
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        _, _, term, trunc, _ = env.step(int(rng.integers(env.action_space.n)))
+        frame = env.render()
+        assert frame.shape == first.shape
+        changed |= not np.array_equal(frame, first)
+        if term or trunc:
+            env.reset()
+    assert changed, "rgb_array frames never changed"
+    env.close()
+    env = gym.make(env_id, render_mode="ansi", **kwargs)
+    env.reset(seed=0)
+    text = env.render()
+    assert isinstance(text, str) and text.strip()
+    env.close()
+    env = gym.make(env_id, render_mode="human", **kwargs)
+    env.reset(seed=0)
+    env.step(0)
+    env.close()
+    env.close()
+    keys = env.unwrapped.get_keys_to_action()
+    assert keys and set(keys.values()) == set(range(env.action_space.n))
+    envs = gym.make_vec(env_id, num_envs=3, render_mode="rgb_array", **kwargs)
+    envs.reset(seed=0)
+    frames = envs.render()
+    assert len(frames) == 3 and all(f.shape == first.shape for f in frames)
+    envs.close()
+
+
+def check_invalid_actions(env_id: str, bad_actions: tuple = (-1, 99, 1.5, "a", None), **kwargs: Any) -> None:
+    """An invalid action raises ValueError and changes nothing: the episode continues as if it never happened."""
+    env = gym.make(env_id, **kwargs)
+    ref = gym.make(env_id, **kwargs)
+    env.reset(seed=4)
+    ref.reset(seed=4)
+    for bad in bad_actions:
+        with pytest.raises(ValueError, match="action"):
+            env.step(bad)
+    assert_same(_continue(env), _continue(ref))
+    envs = gym.make_vec(env_id, num_envs=3, **kwargs)
+    refs = gym.make_vec(env_id, num_envs=3, **kwargs)
+    envs.reset(seed=4)
+    refs.reset(seed=4)
+    n = envs.single_action_space.n
+    for bad in (np.array([0, n, 0]), np.array([-1, 0, 0]), np.array([0, 0]), np.array([0.5, 0, 0])):
+        with pytest.raises(ValueError, match="actions"):
+            envs.step(bad)
+    actions = np.zeros(3, dtype=np.int64)
+    for x, y in zip(envs.step(actions)[:4], refs.step(actions)[:4]):
+        np.testing.assert_array_equal(x, y)
+
+
+def check_bad_kwargs(env_id: str, bad: dict[str, Any]) -> None:
+    """Each bad keyword raises ValueError naming it, for the single and the vector env; an unknown one too."""
+    for name, value in bad.items():
+        with pytest.raises(ValueError, match=re.escape(name)):
+            gym.make(env_id, **{name: value})
+        with pytest.raises(ValueError, match=re.escape(name)):
+            gym.make_vec(env_id, num_envs=2, **{name: value})
+    with pytest.raises(ValueError, match="no_such_argument"):
+        gym.make(env_id, no_such_argument=1)
+
+
+def check_all(env_id: str, **kwargs: Any) -> None:
+    """Every check above that needs no env-specific input."""
+    check_spaces_and_types(env_id, **kwargs)
+    check_determinism(env_id, **kwargs)
+    check_vector_determinism(env_id, **kwargs)
+    check_vector_matches_single(env_id, **kwargs)
+    check_pickle(env_id, **kwargs)
+    check_invalid_actions(env_id, **kwargs)

@@ -1,0 +1,193 @@
+"""The T-maze: API contract, exact dynamics, and a brute-force proof that it needs memory."""
+
+import itertools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import contract
+from memenvs.envs.tmaze import OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_JUNCTION, TMazeEnv
+
+CONFIGS = [
+    dict(length=1),
+    dict(length=4),
+    dict(length=10),
+    dict(length=30, variant="passive"),
+    dict(length=3, variant="passive"),
+    dict(length=5, variant="active"),
+    dict(length=6, corridor_noise=0.2),
+    dict(length=8, max_steps=12),
+]
+IDS = [",".join(f"{k}={v}" for k, v in c.items()) for c in CONFIGS]
+ID = "memenvs/TMaze-v0"
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
+def test_checkers(kwargs):
+    contract.check_checkers(ID, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
+def test_contract(kwargs):
+    contract.check_all(ID, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(length=3), dict(length=4, variant="active")], ids=["bakker", "active"])
+def test_render_modes(kwargs):
+    contract.check_render_modes(ID, **kwargs)
+
+
+def test_bad_kwargs():
+    contract.check_bad_kwargs(
+        ID,
+        {"length": 0, "variant": "x", "corridor_noise": 1.5, "max_steps": 0},
+    )
+    for bad in (-3, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="length"):
+            gym.make(ID, length=bad)
+    with pytest.raises(ValueError, match="corridor_noise"):
+        gym.make(ID, corridor_noise=-0.1)
+
+
+def test_bad_reset_options_change_nothing():
+    env = gym.make(ID, length=3)
+    env.reset(seed=0)
+    before = env.unwrapped.hidden_state()
+    with pytest.raises(ValueError, match="goal"):
+        env.reset(options={"goal": "east"})
+    with pytest.raises(ValueError, match="unknown option"):
+        env.reset(options={"colour": 1})
+    assert env.unwrapped.hidden_state() == before
+
+
+def test_num_envs_validated():
+    with pytest.raises(ValueError, match="num_envs"):
+        gym.make_vec(ID, num_envs=0)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        gym.make_vec(ID, num_envs=2, autoreset_mode="sometimes")
+
+
+@pytest.mark.parametrize("goal,cue", [("north", OBS_CUE_NORTH), ("south", OBS_CUE_SOUTH)])
+def test_bakker_dynamics_by_hand(goal, cue):
+    env = TMazeEnv(length=3)
+    obs, _ = env.reset(seed=0, options={"goal": goal})
+    assert tuple(obs) == cue
+    obs, r, term, trunc, _ = env.step(3)  # west into the wall at the start: the cue is still visible
+    assert (tuple(obs), r, term) == (cue, pytest.approx(-0.1), False)
+    obs, r, *_ = env.step(0)  # north wall
+    assert r == pytest.approx(-0.1)
+    for x in (1, 2):
+        obs, r, term, _, _ = env.step(1)
+        assert tuple(obs) == OBS_CORRIDOR and r == 0.0 and not term
+    obs, r, term, _, _ = env.step(1)
+    assert tuple(obs) == OBS_JUNCTION and r == 0.0
+    obs, r, term, _, _ = env.step(1)  # east wall at the junction
+    assert r == pytest.approx(-0.1) and not term
+    right, wrong = (0, 2) if goal == "north" else (2, 0)
+    clone = TMazeEnv(length=3)
+    clone.reset(seed=0, options={"goal": goal})
+    for a in (3, 0, 1, 1, 1, 1):
+        clone.step(a)
+    _, r, term, _, _ = env.step(right)
+    assert r == 4.0 and term
+    _, r, term, _, _ = clone.step(wrong)
+    assert r == pytest.approx(-0.1) and term
+
+
+def test_passive_schedule_and_length():
+    env = TMazeEnv(length=4, variant="passive")
+    obs, _ = env.reset(seed=0, options={"goal": "south"})
+    assert tuple(obs) == OBS_CUE_SOUTH
+    obs, r, term, trunc, _ = env.step(3)  # stays at x=0: behind schedule, and the cue is gone
+    assert tuple(obs) == OBS_CORRIDOR and r == pytest.approx(-0.25) and not term
+    rewards = [r]
+    for a in (1, 1, 1, 2):
+        obs, r, term, trunc, _ = env.step(a)
+        rewards.append(r)
+    # after 5 = length + 1 steps the episode ends; the agent reached the junction one step late
+    assert term and not trunc
+    assert rewards == pytest.approx([-0.25, -0.25, -0.25, -0.25, -0.25])
+    env.reset(options={"goal": "south"})
+    total = sum(env.step(a)[1] for a in (1, 1, 1, 1, 2))
+    assert total == pytest.approx(1.0)
+
+
+def test_active_cue_is_one_cell_west():
+    env = TMazeEnv(length=2, variant="active")
+    obs, _ = env.reset(seed=0, options={"goal": "north"})
+    assert tuple(obs) == OBS_CORRIDOR
+    obs, r, *_ = env.step(3)
+    assert tuple(obs) == OBS_CUE_NORTH and r == 0.0
+    total = sum(env.step(a)[1] for a in (1, 1, 1, 0))
+    assert total == 4.0
+
+
+def test_corridor_noise_flips_only_corridor_bits():
+    envs = gym.make_vec(ID, num_envs=4000, length=5, corridor_noise=0.25)
+    obs, _ = envs.reset(seed=0)
+    assert set(map(tuple, obs)) == {OBS_CUE_NORTH, OBS_CUE_SOUTH}  # the start cell is never noisy
+    obs, *_ = envs.step(np.ones(4000, dtype=np.int64))
+    flips = np.abs(obs - np.array(OBS_CORRIDOR)).mean()
+    assert abs(flips - 0.25) < 4 * np.sqrt(0.25 * 0.75 / obs.size)
+
+
+def test_hidden_state_and_options():
+    envs = gym.make_vec(ID, num_envs=6, length=2)
+    envs.reset(seed=0, options={"goal": "south"})
+    h = envs.unwrapped.hidden_state()
+    assert (h["goal"] == 1).all() and (h["x"] == 0).all() and (h["arm"] == 0).all()
+    envs.step(np.ones(6, dtype=np.int64))
+    assert (envs.unwrapped.hidden_state()["x"] == 1).all()
+
+
+# ----------------------------------------------------------------------------- memory is needed
+OBS_KINDS = [OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_CORRIDOR, OBS_JUNCTION]
+
+
+def exact_return(kwargs, policy):
+    """Expected return of a deterministic reactive policy (observation -> action): both goals, no randomness."""
+    total = 0.0
+    for goal in ("north", "south"):
+        env = TMazeEnv(**kwargs)
+        obs, _ = env.reset(seed=0, options={"goal": goal})
+        done = False
+        while not done:
+            obs, r, term, trunc, _ = env.step(policy[OBS_KINDS.index(tuple(obs))])
+            total += r
+            done = term or trunc
+    return total / 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(length=1), dict(length=3), dict(length=5), dict(length=2, variant="passive"),
+     dict(length=4, variant="passive"), dict(length=2, variant="active"), dict(length=4, variant="active")],
+    ids=["b1", "b3", "b5", "p2", "p4", "a2", "a4"],
+)
+def test_brute_force_memoryless_bound(kwargs):
+    env = TMazeEnv(**kwargs)
+    best = max(exact_return(kwargs, policy) for policy in itertools.product(range(4), repeat=4))
+    assert best == pytest.approx(env.memoryless_return())
+    assert best < env.optimal_return()
+
+
+@pytest.mark.parametrize("variant", ["bakker", "passive", "active"])
+@pytest.mark.parametrize("length", [1, 7, 50])
+def test_scripted_memory_policy_is_optimal(variant, length):
+    env = TMazeEnv(length=length, variant=variant)
+    for goal in ("north", "south"):
+        obs, _ = env.reset(seed=1, options={"goal": goal})
+        plan = []
+        if variant == "active":
+            obs, *_ = env.step(3)
+            plan = [1]
+        cue = tuple(obs)
+        plan += [1] * length + [0 if cue == OBS_CUE_NORTH else 2]
+        total, done = 0.0, False
+        for a in plan:
+            assert not done
+            _, r, term, trunc, _ = env.step(a)
+            total += r
+            done = term or trunc
+        assert done and total == pytest.approx(env.optimal_return())
