@@ -1,0 +1,1 @@
+"""Memory baselines for Stable-Baselines3 (imported as ``memenvs.baselines``; needs the ``baselines`` extra)."""

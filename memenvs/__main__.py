@@ -1,0 +1,5 @@
+import sys
+
+from memenvs.cli import main
+
+sys.exit(main())

@@ -1,0 +1,188 @@
+"""The ``memenvs`` command: list the environments, play one, render episodes to video, benchmark throughput."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from typing import Any, Sequence
+
+import gymnasium as gym
+
+import memenvs
+from memenvs.registration import ENVS
+
+
+class CLIError(Exception):
+    """A user error: printed without a traceback, exit status 2."""
+
+
+def parse_kwargs(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``["length=100", "variant=passive"]`` -> ``{"length": 100, "variant": "passive"}`` (Python literals where
+    they parse, strings otherwise)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--kwarg takes KEY=VALUE, got {pair!r}")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def _check_id(env_id: str) -> None:
+    if env_id not in gym.registry:
+        known = ", ".join(e.id for e in ENVS)
+        raise CLIError(f"unknown env id {env_id!r}; known ids: {known}")
+
+
+def _make(env_id: str, **kwargs: Any) -> gym.Env:
+    _check_id(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except (ValueError, ImportError, gym.error.DependencyNotInstalled) as err:
+        raise CLIError(str(err)) from err
+
+
+# ----------------------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> None:
+    for entry in ENVS:
+        print(entry.id)
+        print(f"    {entry.summary}")
+        if args.spaces:
+            try:
+                env = gym.make(entry.id)
+                print(f"    observation: {env.observation_space}")
+                print(f"    action:      {env.action_space}")
+                env.close()
+            except Exception as err:  # an optional extra (e.g. atari) missing must not hide the other ids
+                print(f"    (cannot build here: {err})")
+
+
+# ----------------------------------------------------------------------------- play
+def cmd_play(args: argparse.Namespace) -> None:
+    from gymnasium.utils.play import play
+
+    env = _make(args.env_id, render_mode="rgb_array", **parse_kwargs(args.kwarg))
+    keys = env.unwrapped.get_keys_to_action() if hasattr(env.unwrapped, "get_keys_to_action") else None
+    fps = args.fps or env.metadata.get("render_fps", 8)
+    try:
+        play(env, keys_to_action=keys, fps=fps, zoom=args.zoom, noop=args.noop, seed=args.seed)
+    except Exception as err:
+        raise CLIError(f"cannot open a window to play in ({err}); play needs a display") from err
+
+
+# ----------------------------------------------------------------------------- render
+def cmd_render(args: argparse.Namespace) -> None:
+    from memenvs.video import VIDEO_SUFFIXES, record_episodes, write_video
+
+    if not args.out.lower().endswith(VIDEO_SUFFIXES):
+        raise CLIError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, got {args.out!r}")
+    if args.episodes < 1:
+        raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
+    env = _make(args.env_id, render_mode="rgb_array", **parse_kwargs(args.kwarg))
+    frames, returns = record_episodes(env, episodes=args.episodes, seed=args.seed, max_frames=args.max_frames)
+    fps = args.fps or env.metadata.get("render_fps", 8)
+    env.close()
+    try:
+        path = write_video(frames, args.out, fps=fps)
+    except ImportError as err:
+        raise CLIError(str(err)) from err
+    print(f"wrote {path} ({len(frames)} frames, {len(returns)} episode(s), returns {[round(r, 3) for r in returns]})")
+
+
+# ----------------------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> None:
+    from memenvs import bench
+
+    env_ids = args.env_ids or [e.id for e in ENVS if gym.spec(e.id).vector_entry_point is not None]
+    for env_id in env_ids:
+        _check_id(env_id)
+    kwargs = parse_kwargs(args.kwarg)
+    if args.seconds <= 0:
+        raise CLIError(f"--seconds must be > 0, got {args.seconds}")
+    if any(n < 1 for n in args.num_envs):
+        raise CLIError(f"--num-envs must be >= 1, got {args.num_envs}")
+    info = bench.machine_info()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    print(f"{'env':32s} {'mode':14s} {'num_envs':>8s} {'env-steps/s':>14s}")
+
+    def show(m: "bench.Measurement") -> None:
+        print(f"{m.env_id:32s} {m.mode:14s} {m.num_envs:8d} {m.env_steps_per_s:14,.0f}", flush=True)
+
+    try:
+        results = bench.run(
+            env_ids, args.num_envs, seconds=args.seconds, sync_envs=args.sync_envs, sb3=not args.no_sb3,
+            kwargs=kwargs, progress=show,
+        )
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "kwargs": kwargs, "results": [m.as_dict() for m in results]}, f, indent=2)
+        print(f"saved {args.json}")
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memenvs", description="Memory benchmark environments for reinforcement learning."
+    )
+    parser.add_argument("--version", action="version", version=f"memenvs {memenvs.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kwarg_help = "an env keyword argument, e.g. --kwarg length=100 (repeatable)"
+
+    p = sub.add_parser("list", help="list every environment id with a one-line description and its spaces")
+    p.add_argument("--no-spaces", dest="spaces", action="store_false", help="skip building each env to show spaces")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("play", help="play an environment with the keyboard (arrow keys or WASD)")
+    p.add_argument("env_id")
+    p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
+    p.add_argument("--zoom", type=float, default=None, help="window zoom factor")
+    p.add_argument("--noop", type=int, default=0, help="action taken when no key is pressed (default 0)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("render", help="record episodes of a random policy to a GIF or MP4")
+    p.add_argument("env_id")
+    p.add_argument("--out", required=True, help="output file, .gif (Pillow) or .mp4 (imageio + ffmpeg)")
+    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
+    p.add_argument("--max-frames", type=int, default=2000, help="stop after this many frames (default 2000)")
+    p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("bench", help="measure env-steps/s: single env, sync vector, native vector, SB3 adapter")
+    p.add_argument(
+        "env_ids", nargs="*", metavar="ID", help="ids to measure (default: every id with a native vector env)"
+    )
+    p.add_argument("--num-envs", type=int, nargs="+", default=[1024], help="native vector sizes (default 1024)")
+    p.add_argument("--sync-envs", type=int, default=16, help="copies in Gymnasium's SyncVectorEnv (default 16)")
+    p.add_argument("--seconds", type=float, default=2.0, help="wall time per measurement (default 2)")
+    p.add_argument("--no-sb3", action="store_true", help="skip the SB3 adapter")
+    p.add_argument("--json", metavar="FILE", help="also save the results and machine info as JSON")
+    p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except CLIError as err:
+        print(f"memenvs {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The memenvs command line: list, render, bench, and its errors."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from memenvs.cli import main, parse_kwargs
+
+
+def test_list_shows_every_id_with_spaces(capsys):
+    from memenvs.registration import ENVS
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for entry in ENVS:
+        assert entry.id in out and entry.summary in out
+    assert "Discrete(4)" in out and "Box(0.0, 1.0, (3,), float32)" in out
+
+
+def test_render_writes_gif_with_one_frame_per_step(tmp_path, capsys):
+    out = tmp_path / "tmaze.gif"
+    assert main(["render", "memenvs/TMaze-v0", "--episodes", "2", "--seed", "3", "--out", str(out),
+                 "-k", "length=4"]) == 0
+    # Replay the same seeded random policy to count the steps the GIF must hold.
+    import gymnasium as gym
+
+    env = gym.make("memenvs/TMaze-v0", length=4)
+    env.action_space.seed(3)
+    expected = 0
+    for episode in range(2):
+        env.reset(seed=3 if episode == 0 else None)
+        expected += 1
+        done = False
+        while not done:
+            _, _, term, trunc, _ = env.step(env.action_space.sample())
+            expected += 1
+            done = term or trunc
+    with Image.open(out) as gif:
+        assert gif.n_frames == expected
+    assert f"{expected} frames" in capsys.readouterr().out
+
+
+def test_render_mp4(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    out = tmp_path / "tmaze.mp4"
+    assert main(["render", "memenvs/TMaze-v0", "--out", str(out), "-k", "length=3"]) == 0
+    assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["render", "memenvs/Nope-v0", "--out", "x.gif"], "unknown env id"),
+        (["render", "memenvs/TMaze-v0", "--out", "x.gif", "-k", "length=0"], "length"),
+        (["render", "memenvs/TMaze-v0", "--out", "x.gif", "-k", "colour=3"], "colour"),
+        (["render", "memenvs/TMaze-v0", "--out", "x.png"], ".gif or .mp4"),
+        (["render", "memenvs/TMaze-v0", "--out", "x.gif", "-k", "length"], "KEY=VALUE"),
+        (["bench", "memenvs/Nope-v0"], "unknown env id"),
+        (["bench", "memenvs/TMaze-v0", "--seconds", "0"], "--seconds"),
+    ],
+)
+def test_errors_are_clear(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_every_subcommand_has_help(capsys):
+    for sub in ("list", "play", "render", "bench"):
+        with pytest.raises(SystemExit) as exc:
+            main([sub, "--help"])
+        assert exc.value.code == 0
+        assert "usage: memenvs " + sub in capsys.readouterr().out
+
+
+def test_bench_tiny_budget(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "memenvs/TMaze-v0", "--seconds", "0.02", "--num-envs", "4", "64",
+                 "--sync-envs", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "machine: cpu" in text and "numpy" in text and "gymnasium" in text
+    data = json.loads(out.read_text())
+    modes = [(r["mode"], r["num_envs"]) for r in data["results"]]
+    assert ("single", 1) in modes and ("sync_vector", 2) in modes
+    assert ("native_vector", 4) in modes and ("native_vector", 64) in modes
+    assert all(r["env_steps_per_s"] > 0 for r in data["results"])
+
+
+def test_parse_kwargs():
+    assert parse_kwargs(["length=100", "variant=passive", "p=0.5", "x=None", "flag=True"]) == {
+        "length": 100, "variant": "passive", "p": 0.5, "x": None, "flag": True,
+    }

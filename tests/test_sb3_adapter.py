@@ -1,0 +1,72 @@
+"""The SB3 VecEnv adapter over the native batched core."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+
+from stable_baselines3 import PPO  # noqa: E402
+from stable_baselines3.common.vec_env import VecEnv  # noqa: E402
+
+from memenvs.sb3 import GymnasiumVecEnv, make_vec_env  # noqa: E402
+
+
+def test_terminal_observation_and_truncation_flags():
+    venv = make_vec_env("memenvs/TMaze-v0", n_envs=3, seed=0, monitor=False, length=2, max_steps=4)
+    assert isinstance(venv, VecEnv)
+    obs = venv.reset()
+    assert obs.shape == (3, 3) and obs.dtype == np.float32
+    # East twice reaches the junction, then north: every copy ends at step 3 (terminated, not truncated).
+    for _ in range(2):
+        obs, rew, done, infos = venv.step(np.array([1, 1, 1]))
+        assert not done.any()
+    obs, rew, done, infos = venv.step(np.array([0, 0, 0]))
+    assert done.all()
+    for i in range(3):
+        assert infos[i]["TimeLimit.truncated"] is False
+        np.testing.assert_array_equal(infos[i]["terminal_observation"], [1, 0, 1])  # arms look like corridor
+    assert {float(r) for r in rew} <= {4.0, np.float32(-0.1)}
+    # The returned observation is already the next episode's first (a cue).
+    assert {tuple(o) for o in obs} <= {(0, 1, 1), (1, 1, 0)}
+    # Bumping the north wall four times hits the time limit: truncated.
+    for _ in range(3):
+        _, _, done, _ = venv.step(np.zeros(3, dtype=np.int64))
+        assert not done.any()
+    _, _, done, infos = venv.step(np.zeros(3, dtype=np.int64))
+    assert done.all() and all(info["TimeLimit.truncated"] for info in infos)
+
+
+def test_seed_reproduces():
+    def run(seed):
+        venv = make_vec_env("memenvs/TMaze-v0", n_envs=4, seed=seed, length=3)
+        out = [venv.reset()]
+        rng = np.random.default_rng(0)
+        for _ in range(30):
+            out.append(venv.step(rng.integers(4, size=4))[0])
+        return np.stack(out)
+
+    np.testing.assert_array_equal(run(1), run(1))
+    assert not np.array_equal(run(1), run(2))
+
+
+def test_needs_same_step_mode():
+    venv = gym.make_vec("memenvs/TMaze-v0", num_envs=2)
+    with pytest.raises(ValueError, match="SAME_STEP"):
+        GymnasiumVecEnv(venv)
+
+
+def test_get_attr_and_env_method():
+    venv = make_vec_env("memenvs/TMaze-v0", n_envs=2, seed=0, monitor=False)
+    venv.reset()
+    assert venv.get_attr("render_mode") == [None, None]
+    assert venv.env_method("optimal_return") == [4.0, 4.0]
+    assert venv.env_method("memoryless_return", indices=[1]) == [pytest.approx(1.95)]
+
+
+def test_ppo_trains_through_the_adapter():
+    venv = make_vec_env("memenvs/TMaze-v0", n_envs=8, seed=0, length=3)
+    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=128, n_epochs=2, seed=0, verbose=0)
+    model.learn(3000)
+    assert model.num_timesteps >= 3000
+    assert len(model.ep_info_buffer) > 0  # VecMonitor recorded finished episodes
