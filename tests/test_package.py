@@ -1,0 +1,69 @@
+"""Packaging and registration: light imports, the id table, and both ways of making an env."""
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import pytest
+
+import memenvs
+from memenvs.registration import ENVS, env_entry, register_envs
+
+
+def test_import_is_light():
+    code = (
+        "import sys, memenvs, gymnasium as gym; gym.make('memenvs/TMaze-v0').reset(seed=0); "
+        "heavy = [m for m in ('torch', 'stable_baselines3', 'sb3_contrib', 'pygame') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_make_without_import_uses_module_prefix():
+    code = "import gymnasium as gym; env = gym.make('memenvs:memenvs/TMaze-v0', length=7); print(env.unwrapped.core.params.length)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "7"
+
+
+def test_every_id_registered_once_and_twice_is_harmless(recwarn):
+    register_envs()
+    register_envs()
+    assert not [w for w in recwarn if "Overriding" in str(w.message)]
+    ids = [e.id for e in ENVS]
+    assert len(ids) == len(set(ids))
+    for env_id in ids:
+        assert env_id in gym.registry and env_id.startswith("memenvs/")
+
+
+def test_native_vector_entry_point():
+    envs = gym.make_vec("memenvs/TMaze-v0", num_envs=16, length=5)
+    assert type(envs).__name__ == "TMazeVectorEnv"
+    assert envs.metadata["autoreset_mode"] is gym.vector.AutoresetMode.NEXT_STEP
+    envs = gym.make_vec("memenvs/TMaze-v0", num_envs=2, max_episode_steps=3)
+    assert envs.unwrapped.core.max_steps == 3
+
+
+def test_env_entry_errors_name_the_known_ids():
+    assert env_entry("memenvs/TMaze-v0").entry_point.endswith(":TMazeEnv")
+    with pytest.raises(ValueError, match="memenvs/TMaze-v0"):
+        env_entry("memenvs/Nope-v0")
+
+
+def test_baselines_importable_under_memenvs():
+    import memenvs.baselines
+
+    assert memenvs.baselines.__name__ == "memenvs.baselines"
+
+
+def test_version():
+    assert memenvs.__version__.count(".") == 2
+
+
+def test_keyboard_play_game_builds_headless():
+    from gymnasium.utils.play import PlayableGame
+
+    env = gym.make("memenvs/TMaze-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    game = PlayableGame(env, keys_to_action=env.unwrapped.get_keys_to_action())
+    assert len(game.relevant_keys) == 8  # arrows and WASD
