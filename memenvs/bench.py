@@ -164,7 +164,10 @@ def run(
             for n in num_envs:
                 record(bench_native_vector(env_id, n, seconds, **kwargs))
         if sb3 and _sb3_available():
-            record(bench_sb3(env_id, max(num_envs), seconds, **kwargs))
+            # Without a native vector env the adapter runs Gymnasium's sync vectorisation: size it like that row,
+            # not like the batched core (1024 emulators would measure memory, not the adapter).
+            n = max(num_envs) if has_native_vector(env_id) else sync_envs
+            record(bench_sb3(env_id, n, seconds, **kwargs))
     return results
 
 

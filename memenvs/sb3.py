@@ -57,21 +57,38 @@ class GymnasiumVecEnv(VecEnv):
         infos = self._split_info(info)
         done = terminated | truncated
         if done.any():
+            # As in SB3's DummyVecEnv: a finished copy's info is that of its last step (the info of the reset that
+            # followed goes to reset_infos), plus the terminal observation and the truncation flag.
             final_obs = info["final_obs"]
+            final_infos = self._split_info(info.get("final_info", {}))
             for i in np.flatnonzero(done):
+                self.reset_infos[i] = infos[i]
+                infos[i] = final_infos[i]
                 infos[i]["terminal_observation"] = final_obs[i]
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, reward.astype(np.float32, copy=False), done, infos
 
     def _split_info(self, info: dict[str, Any]) -> list[dict[str, Any]]:
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        """Gymnasium's dict of batched arrays -> SB3's list of per-copy dicts.
+
+        Keys present for every copy (the native envs' case) are transposed in one pass with ``zip``; a per-copy
+        loop runs only for keys whose ``_key`` mask says some copies lack them (Gymnasium's sync vector env)."""
+        n = self.num_envs
+        full, partial = [], []
         for key, value in info.items():
             if key.startswith("_") or key in _VECTOR_KEYS:
                 continue
             mask = info.get("_" + key)
-            for i in range(self.num_envs):
-                if mask is None or mask[i]:
-                    infos[i][key] = value[i]
+            (full if mask is None or bool(np.all(mask)) else partial).append(key)
+        if full:
+            columns = [_rows(info[k]) for k in full]
+            infos = [dict(zip(full, row)) for row in zip(*columns)]
+        else:
+            infos = [{} for _ in range(n)]
+        for key in partial:
+            mask, value = info["_" + key], info[key]
+            for i in np.flatnonzero(mask):
+                infos[i][key] = value[i]
         return infos
 
     def close(self) -> None:
@@ -99,6 +116,13 @@ class GymnasiumVecEnv(VecEnv):
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
+
+
+def _rows(value: Any) -> list:
+    """The per-copy entries of a batched info value: Python scalars for 1-D arrays (``tolist`` is the fast
+    transpose), row views for arrays with more dimensions."""
+    value = np.asarray(value)
+    return value.tolist() if value.ndim == 1 else list(value)
 
 
 def make_vec_env(

@@ -70,3 +70,16 @@ def test_ppo_trains_through_the_adapter():
     model.learn(3000)
     assert model.num_timesteps >= 3000
     assert len(model.ep_info_buffer) > 0  # VecMonitor recorded finished episodes
+
+
+def test_finished_copy_reports_its_last_step_info():
+    # TwoStep's per-trial record must survive the episode end: the info of the final step, not of the reset.
+    venv = make_vec_env("memenvs/TwoStep-v0", n_envs=2, seed=0, monitor=False)
+    venv.reset()
+    for step in range(200):
+        _, _, done, infos = venv.step(np.zeros(2, dtype=np.int64))
+    assert done.all()
+    for info in infos:
+        assert info["trial_end"] and info["trial"] == 100  # the 100th trial just ended
+        assert "terminal_observation" in info
+    assert all(not r["trial_end"] for r in venv.reset_infos)
