@@ -21,7 +21,10 @@ def test_import_is_light():
 
 
 def test_make_without_import_uses_module_prefix():
-    code = "import gymnasium as gym; env = gym.make('memenvs:memenvs/TMaze-v0', length=7); print(env.unwrapped.core.params.length)"
+    code = (
+        "import gymnasium as gym; env = gym.make('memenvs:memenvs/TMaze-v0', length=7); "
+        "print(env.unwrapped.core.params.length)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "7"
 
