@@ -26,6 +26,24 @@ ENVS: tuple[EnvEntry, ...] = (
         "memenvs.envs.tmaze:TMazeVectorEnv",
         "Bakker's T-maze: carry a cue seen at the start down a corridor (variants bakker, passive, active).",
     ),
+    EnvEntry(
+        "memenvs/Maze4x4-v0",
+        "memenvs.envs.maze:Maze4x4Env",
+        "memenvs.envs.maze:Maze4x4VectorEnv",
+        "Fixed 4x4 maze seen as a one-hot position: the sanity check (a memoryless policy is optimal).",
+    ),
+    EnvEntry(
+        "memenvs/BlindMaze4x4-v0",
+        "memenvs.envs.maze:BlindMaze4x4Env",
+        "memenvs.envs.maze:BlindMaze4x4VectorEnv",
+        "The 4x4 maze with a constant observation: execute a remembered plan (random_start=True: one for all starts).",
+    ),
+    EnvEntry(
+        "memenvs/RandomMaze-v0",
+        "memenvs.envs.maze:RandomMazeEnv",
+        "memenvs.envs.maze:RandomMazeVectorEnv",
+        "Random perfect NxN maze per episode seen through an egocentric window of radius view: explore and remember.",
+    ),
 )
 
 

@@ -1,8 +1,19 @@
 """Environment cores, the generic facades over them, and the shared renderer."""
 
 from memenvs.envs.core import Core, State
+from memenvs.envs.maze import BlindMaze4x4Env, Maze4x4Env, RandomMazeEnv
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.tmaze import TMazeEnv, TMazeVectorEnv
 from memenvs.envs.vector import MemoryVectorEnv
 
-__all__ = ["Core", "State", "MemoryEnv", "MemoryVectorEnv", "TMazeEnv", "TMazeVectorEnv"]
+__all__ = [
+    "Core",
+    "State",
+    "MemoryEnv",
+    "MemoryVectorEnv",
+    "TMazeEnv",
+    "TMazeVectorEnv",
+    "Maze4x4Env",
+    "BlindMaze4x4Env",
+    "RandomMazeEnv",
+]
