@@ -44,6 +44,11 @@ ENVS: tuple[EnvEntry, ...] = (
         "memenvs.envs.maze:RandomMazeVectorEnv",
         "Random perfect NxN maze per episode seen through an egocentric window of radius view: explore and remember.",
     ),
+    EnvEntry("memenvs/Warehouse-v0", "memenvs.envs.warehouse:WarehouseEnv",
+             "memenvs.envs.warehouse:WarehouseVectorEnv",
+             "IAM warehouse (Suau et al.): collect border items that vanish after 8 steps; ages are hidden."),
+    EnvEntry("memenvs/Traffic-v0", "memenvs.envs.traffic:TrafficEnv", "memenvs.envs.traffic:TrafficVectorEnv",
+             "IAM traffic control as a cellular model: one light, two loop roads, cars return unseen."),
 )
 
 

@@ -4,7 +4,9 @@ from memenvs.envs.core import Core, State
 from memenvs.envs.maze import BlindMaze4x4Env, Maze4x4Env, RandomMazeEnv
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.tmaze import TMazeEnv, TMazeVectorEnv
+from memenvs.envs.traffic import TrafficEnv, TrafficVectorEnv
 from memenvs.envs.vector import MemoryVectorEnv
+from memenvs.envs.warehouse import MiniWarehouseEnv, MiniWarehouseVectorEnv, WarehouseEnv, WarehouseVectorEnv
 
 __all__ = [
     "Core",
@@ -16,4 +18,10 @@ __all__ = [
     "Maze4x4Env",
     "BlindMaze4x4Env",
     "RandomMazeEnv",
+    "WarehouseEnv",
+    "WarehouseVectorEnv",
+    "MiniWarehouseEnv",
+    "MiniWarehouseVectorEnv",
+    "TrafficEnv",
+    "TrafficVectorEnv",
 ]

@@ -1,0 +1,543 @@
+"""The warehouse of the influence-aware memory paper: collect items that appear on the border and vanish unseen-old.
+
+Two ids share one batched core: ``Warehouse-v0`` (the paper's 7x7 setting) and ``MiniWarehouse-v0`` (the authors'
+later 5x5 variant). The observation shows where items are but not how long they have been there, so only an agent
+that remembers when each item appeared knows which ones it can still reach before they vanish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numpy as np
+from gymnasium import spaces
+
+from memenvs.envs.core import Core, State
+from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability
+from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
+from memenvs.envs.single import MemoryEnv
+from memenvs.envs.vector import MemoryVectorEnv
+
+UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
+_DELTAS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+MOVES = ("grid", "cross", "shelves")
+REWARDS = ("unit", "waiting")
+
+EMPTY = -(2**30)  # birth time of a cell without an item: older than any lifetime
+_FRESH = np.array((250, 205, 40), dtype=np.float64)  # colour of an item that just appeared
+_OLD = np.array((170, 30, 30), dtype=np.float64)  # colour of an item about to vanish
+
+
+@dataclasses.dataclass(frozen=True)
+class WarehouseParams:
+    """Parameters of the warehouse (see :class:`WarehouseEnv` for their meaning); defaults are the paper's."""
+
+    size: int = 7
+    p_item: float = 0.05
+    item_lifetime: int = 8
+    max_steps: int = 100
+    max_items: int | None = None
+    moves: str = "grid"
+    reward: str = "unit"
+    corner_items: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", check_int("size", self.size, 3, 63))
+        object.__setattr__(self, "p_item", check_probability("p_item", self.p_item))
+        object.__setattr__(self, "item_lifetime", check_int("item_lifetime", self.item_lifetime, 1, 10_000))
+        object.__setattr__(self, "max_steps", check_int("max_steps", self.max_steps, 1))
+        object.__setattr__(self, "max_items", check_optional_int("max_items", self.max_items, 1))
+        check_choice("moves", self.moves, MOVES)
+        check_choice("reward", self.reward, REWARDS)
+        if not isinstance(self.corner_items, (bool, np.bool_)):
+            raise ValueError(f"corner_items must be True or False, got {self.corner_items!r}")
+        object.__setattr__(self, "corner_items", bool(self.corner_items))
+
+
+@dataclasses.dataclass(frozen=True)
+class MiniWarehouseParams(WarehouseParams):
+    """The 5x5 variant's defaults: robot on the middle row and column, 12 item cells, at most 4 items living 16
+    steps, 96-step episodes, reward growing with the item's waiting time."""
+
+    size: int = 5
+    item_lifetime: int = 16
+    max_steps: int = 96
+    max_items: int | None = 4
+    moves: str = "cross"
+    reward: str = "waiting"
+    corner_items: bool = False
+
+
+@dataclasses.dataclass
+class WarehouseState(State):
+    pos: np.ndarray  # robot cell, row * size + col
+    # Per item cell, the value of ``t`` at which its item was first observed (its age is ``t - birth``), or EMPTY.
+    # Storing birth times instead of ages makes ageing and expiry free: an item is present while its age is below
+    # the lifetime. One extra column, always EMPTY, is where a robot standing on a cell without an item slot
+    # "collects", so the step needs no mask (see WarehouseCore.step).
+    birth: np.ndarray
+
+
+def item_cells(size: int, corners: bool) -> np.ndarray:
+    """The item cells as ``(row, col)`` pairs in observation order: the top row and the bottom row (left to right),
+    then the left column and the right column (top to bottom), each column without the two corner rows."""
+    lo, hi = (0, size) if corners else (1, size - 1)
+    top = [(0, c) for c in range(lo, hi)]
+    bottom = [(size - 1, c) for c in range(lo, hi)]
+    left = [(r, 0) for r in range(1, size - 1)]
+    right = [(r, size - 1) for r in range(1, size - 1)]
+    return np.array(top + bottom + left + right, dtype=np.int64)
+
+
+def bernoulli_mask(
+    shape: tuple[int, int], p: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A bool array of i.i.d. Bernoulli(``p``) trials, drawn in a way whose cost falls with ``p``.
+
+    Returns ``(mask, uniforms, flat)``: few trials (a single env) use one uniform per trial, returned as
+    ``uniforms`` (those of the successes are i.i.d. uniform below ``p``, usable as random keys); many trials draw
+    the geometric gaps between successes, about ``p`` draws per trial, and return the successes' flat indices.
+    The choice depends only on the shape, so a batch of one always draws what a single env draws.
+    """
+    m = shape[0] * shape[1]
+    if m <= 64:
+        u = rng.random(shape)
+        return u < p, u, None
+    mask = np.zeros(shape, dtype=bool)
+    if p <= 0.0:
+        return mask, None, np.zeros(0, dtype=np.int64)
+    mean = m * p
+    chunk = int(mean + 4.0 * math.sqrt(mean) + 8)
+    flat = np.cumsum(rng.geometric(p, size=chunk)) - 1
+    while flat[-1] < m:  # rare: more successes than the chunk holds
+        flat = np.concatenate([flat, flat[-1] + np.cumsum(rng.geometric(p, size=chunk))])
+    flat = flat[: np.searchsorted(flat, m)]
+    mask.ravel()[flat] = True
+    return mask, None, flat
+
+
+def count_rows(mask: np.ndarray) -> np.ndarray:
+    """Number of True per row of a 2-D bool array (a float32 mat-vec product: much faster than a row-wise sum)."""
+    return (mask.astype(np.float32) @ np.ones(mask.shape[1], dtype=np.float32)).astype(np.int64)
+
+
+class WarehouseCore(Core):
+    """Batched warehouse dynamics.
+
+    The robot moves by a lookup table ``next_cell[cell * 4 + action]`` built from the ``moves`` rule, so a step is
+    one table look-up for the robot, one gather/scatter on the item birth times for collection, and a few whole-array
+    operations for appearance (ageing and expiry cost nothing, see :class:`WarehouseState`); nothing loops over
+    copies. Appearances are drawn as one Bernoulli process over all ``N * n_items`` cells by geometric gaps between
+    successive candidates, about ``p_item`` draws per cell instead of one uniform per cell.
+    """
+
+    Params = WarehouseParams
+    name = "Warehouse"
+    render_fps = 6
+    action_names = ("up", "down", "left", "right")
+
+    def __init__(self, params: WarehouseParams) -> None:
+        super().__init__(params)
+        p = params
+        s = p.size
+        self.n_cells = s * s
+        self.items_rc = item_cells(s, p.corner_items)
+        self.n_items = len(self.items_rc)
+        self.item_cell = self.items_rc[:, 0] * s + self.items_rc[:, 1]
+        self.start_cell = (s // 2) * s + s // 2
+        #: Observation indices of the item bits: what the paper's IAM feeds its recurrent branch (the d-set).
+        self.dset = np.arange(self.n_cells, self.n_cells + self.n_items, dtype=np.int64)
+        self.dset.flags.writeable = False
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_cells + self.n_items,), dtype=np.float32)
+        self.action_space = spaces.Discrete(4)
+        self.allowed = self._allowed_cells()
+        self.next_cell = self._move_table()
+        # Cells without an item slot point at the always-empty extra column of ``birth``.
+        self.slot_of_cell = np.full(self.n_cells, self.n_items, dtype=np.int64)
+        self.slot_of_cell[self.item_cell] = np.arange(self.n_items)
+        # Reward by the age of the collected item; ages >= lifetime (no item) are clipped onto the trailing 0.
+        ages = np.arange(p.item_lifetime, dtype=np.float64)
+        value = np.ones_like(ages) if p.reward == "unit" else (ages + 1.0) / p.item_lifetime
+        self.reward_by_age = np.append(value, 0.0).astype(np.float32)
+        #: Shortest number of steps between any two cells under the movement rule (-1 where unreachable).
+        self.distance = self._distances()
+        # Per-step work at N = 1 is dominated by the fixed cost of each NumPy call, so the hot path uses tables that
+        # save calls: a 2-D view of the move table (one fancy index instead of ``pos * 4 + action`` and a take), the
+        # one-hot robot rows of the observation (one take builds them), and the d-set row the single env copies.
+        self._move = self.next_cell.reshape(self.n_cells, 4)
+        self._obs_robot = np.eye(self.n_cells, self.n_cells + self.n_items, dtype=np.float32)
+        self._dset_row = self.dset[None]
+        self._row_offset_cache: dict[int, np.ndarray] = {}
+        self._scratch_cache: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ tables
+    def _allowed_cells(self) -> np.ndarray:
+        s, mid = self.params.size, self.params.size // 2
+        r, c = np.divmod(np.arange(self.n_cells), s)
+        if self.params.moves == "cross":
+            return (r == mid) | (c == mid)
+        if self.params.moves == "shelves":
+            edge_r, edge_c = (r == 0) | (r == s - 1), (c == 0) | (c == s - 1)
+            return ~(edge_r & edge_c)
+        return np.ones(self.n_cells, dtype=bool)
+
+    def _move_table(self) -> np.ndarray:
+        s = self.params.size
+        table = np.zeros(self.n_cells * 4, dtype=np.int64)
+        for cell in range(self.n_cells):
+            r, c = divmod(cell, s)
+            for a, (dr, dc) in enumerate(_DELTAS):
+                nr, nc = r + dr, c + dc
+                ok = 0 <= nr < s and 0 <= nc < s and self.allowed[cell] and self.allowed[nr * s + nc]
+                if ok and self.params.moves == "shelves":
+                    # As in the authors' code: border cells are shelves, entered and left only across the border,
+                    # so a robot on the top or bottom row cannot move sideways, nor one on a side column vertically.
+                    ok = not ((dr == 0 and r in (0, s - 1)) or (dc == 0 and c in (0, s - 1)))
+                table[cell * 4 + a] = nr * s + nc if ok else cell
+        return table
+
+    def _distances(self) -> np.ndarray:
+        dist = np.full((self.n_cells, self.n_cells), -1, dtype=np.int64)
+        for src in range(self.n_cells):
+            if not self.allowed[src]:
+                continue
+            dist[src, src] = 0
+            frontier = [src]
+            while frontier:
+                nxt = []
+                for cell in frontier:
+                    for a in range(4):
+                        n = int(self.next_cell[cell * 4 + a])
+                        if dist[src, n] < 0:
+                            dist[src, n] = dist[src, cell] + 1
+                            nxt.append(n)
+                frontier = nxt
+        return dist
+
+    # ------------------------------------------------------------------ dynamics
+    @property
+    def max_steps(self) -> int:
+        return self.params.max_steps
+
+    def init_state(self, num_envs: int) -> WarehouseState:
+        return WarehouseState(
+            t=np.zeros(num_envs, dtype=np.int64),
+            pos=np.zeros(num_envs, dtype=np.int64),
+            birth=np.full((num_envs, self.n_items + 1), EMPTY, dtype=np.int64),
+        )
+
+    def reset(self, state: WarehouseState, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
+        birth = np.full((len(idx), self.n_items + 1), EMPTY, dtype=np.int64)
+        self._appear(birth, np.zeros(len(idx), dtype=np.int64), rng)  # the first observation may show items
+        state.birth[idx] = birth
+        state.pos[idx] = self.start_cell
+
+    def _appear(self, birth: np.ndarray, now: np.ndarray, rng: np.random.Generator) -> None:
+        """Every item cell empty at time ``now`` (per copy) gets an item born at ``now`` with probability
+        ``p_item``, keeping at most ``max_items`` items per copy; ``birth`` (with its extra column) changes in
+        place."""
+        n, k = len(birth), self.n_items
+        p = self.params.p_item
+        if p <= 0.0 or n == 0:
+            return
+        new, keys, flat = bernoulli_mask((n, k), p, rng)
+        cap = self.params.max_items
+        capped = cap is not None and cap < k
+        if capped:
+            if keys is None:
+                # One key per candidate, drawn whether or not any copy overflows, so the draws never depend on it.
+                keys = np.full((n, k), 2.0)
+                keys.ravel()[flat] = rng.random(len(flat))
+            if not new.any():  # common for a single env; skips the counting below
+                return
+        live = birth[:, :k]
+        # Compared over the whole contiguous ``birth`` into a scratch buffer: on a strided view NumPy runs one short
+        # inner loop per row, several times slower for a large batch.
+        free = np.less_equal(birth, (now - self.params.item_lifetime)[:, None], out=self._scratch(n))[:, :k]
+        new &= free
+        if capped:
+            room = count_rows(free) - (k - cap)  # >= 0: at most cap items ever exist
+            new &= (room > 0)[:, None]
+            over = np.flatnonzero(count_rows(new) > room)
+            if over.size:
+                # Where a copy has more candidates than room, those with the smallest keys appear: a uniformly
+                # random subset of the size there is room for.
+                rows = slice(None) if over.size == n else over  # a view when every copy overflows (a single env)
+                sub = np.where(new[rows], keys[rows], 2.0)
+                kth = np.sort(sub, axis=1)[np.arange(len(over)), room[rows]]
+                new[rows] &= sub < kth[:, None]
+        np.copyto(live, now[:, None], where=new)
+
+    def step(
+        self, state: WarehouseState, action: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # 1. move; 2. collect the item under the robot; 3. (implicit) items age by one and those that reach their
+        # lifetime vanish; 4. new items appear on empty item cells, first observed at t + 1.
+        n = len(state.pos)
+        state.pos[:] = pos = self._move[state.pos, action]
+        birth = state.birth
+        # Flat index of the robot's slot in ``birth`` (take/put on flat indices cost far less than a 2-D fancy
+        # index); a batch of one needs no row offset.
+        slot = self.slot_of_cell.take(pos)
+        if n > 1:
+            slot += self._row_offsets(n)
+        # Ages >= lifetime (no item, or the always-empty extra column) clip onto the table's trailing 0.
+        reward = self.reward_by_age.take(state.t - birth.take(slot), mode="clip")
+        birth.put(slot, EMPTY)
+        self._appear(birth, state.t + 1, rng)
+        return reward, np.zeros(n, dtype=bool)
+
+    def _row_offsets(self, n: int) -> np.ndarray:
+        """``row * (n_items + 1)`` for the rows of a batch of ``n``: flat index of each row's start in ``birth``."""
+        offsets = self._row_offset_cache.get(n)
+        if offsets is None:
+            offsets = self._row_offset_cache[n] = np.arange(n) * (self.n_items + 1)
+        return offsets
+
+    def _scratch(self, n: int) -> np.ndarray:
+        """A bool work buffer shaped like ``birth`` for a batch of ``n``, reused across steps (never returned)."""
+        buf = self._scratch_cache.get(n)
+        if buf is None:
+            buf = self._scratch_cache[n] = np.empty((n, self.n_items + 1), dtype=bool)
+        return buf
+
+    def _present(self, state: WarehouseState, out: np.ndarray | None = None) -> np.ndarray:
+        return np.greater(state.birth[:, : self.n_items], (state.t - self.params.item_lifetime)[:, None], out=out)
+
+    def observe(self, state: WarehouseState, rng: np.random.Generator) -> np.ndarray:
+        obs = self._obs_robot.take(state.pos, axis=0)  # fresh rows: the one-hot robot cell, zero item bits
+        self._present(state, out=obs[:, self.n_cells:])
+        return obs
+
+    def info(self, state: WarehouseState) -> dict[str, np.ndarray]:
+        n = len(state.pos)
+        if n == 1:  # a single env's info must be fresh data every step (Gymnasium's checker insists)
+            return {"dset": self._dset_row.copy()}
+        # The vector env shares one read-only view: no allocation per step, and nobody can corrupt it.
+        return {"dset": np.broadcast_to(self.dset, (n, self.n_items))}
+
+    # ------------------------------------------------------------------ analysis
+    def hidden_state(self, state: WarehouseState) -> dict[str, np.ndarray]:
+        row, col = np.divmod(state.pos, self.params.size)
+        return {"item_age": self.item_ages(state), "robot": np.stack([row, col], axis=1)}
+
+    def item_ages(self, state: WarehouseState) -> np.ndarray:
+        """``(N, n_items)`` ages of the items now (0 = first observed now), -1 where there is none."""
+        return np.where(self._present(state), state.t[:, None] - state.birth[:, : self.n_items], -1)
+
+    # ------------------------------------------------------------------ presentation
+    def frame(self, state: WarehouseState, i: int) -> GridFrame:
+        p = self.params
+        s = p.size
+        tiles = np.where(self.allowed, 0, 2).reshape(s, s)
+        tiles[self.items_rc[:, 0], self.items_rc[:, 1]] = 1
+        markers = []
+        ages = self.item_ages(state)[i]
+        for k in np.flatnonzero(ages >= 0):
+            frac = float(ages[k]) / max(1, p.item_lifetime - 1)
+            color = tuple(int(v) for v in np.round(_FRESH + frac * (_OLD - _FRESH)))
+            char = str(int(ages[k])) if ages[k] < 10 else "+"
+            markers.append(Marker(int(self.items_rc[k, 0]), int(self.items_rc[k, 1]), color, char, scale=0.7))
+        r, c = divmod(int(state.pos[i]), s)
+        return GridFrame(
+            tiles=tiles,
+            palette=(Tile((225, 225, 215), "."), Tile((185, 200, 225), "_"), Tile((40, 40, 48), "#")),
+            agent=(r, c),
+            agent_color=(60, 110, 220),
+            agent_char="R",
+            markers=markers,
+            caption=f"t={int(state.t[i])}  items={int((ages >= 0).sum())}",  # yellow items are new, red ones old
+        )
+
+    def keys_to_action(self) -> dict[tuple[int, ...], int]:
+        return direction_keys(north=UP, east=RIGHT, south=DOWN, west=LEFT)
+
+
+class MiniWarehouseCore(WarehouseCore):
+    """The 5x5 variant: the same dynamics with :class:`MiniWarehouseParams` defaults."""
+
+    Params = MiniWarehouseParams
+    name = "MiniWarehouse"
+
+
+def scripted_action(
+    core: WarehouseCore,
+    robot_cell: np.ndarray,
+    item_age: np.ndarray,
+    know_ages: bool,
+    go_prob: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A batch of actions of a scripted collector; the figures in the docstrings and tests come from it.
+
+    ``robot_cell`` is ``(N,)`` (``row * size + col``); ``item_age`` is ``(N, n_items)`` with -1 where there is no
+    item. With ``know_ages=False`` only what one observation shows is used (any value >= 0 counts as present, so
+    ``np.where(item_bits > 0, 0, -1)`` works): head for the nearest item that could
+    still be there on arrival (distance <= lifetime); with ``go_prob < 1`` do so only with that probability each
+    step (drawn from ``rng``) and otherwise walk towards the centre, which lets items age, a stochastic reactive
+    policy that does better when older items pay more. With ``know_ages=True`` (the oracle): with the unit reward,
+    head for the nearest item it reaches before the item vanishes (distance <= lifetime - age; oldest on ties);
+    with the waiting reward, let items age and leave for the most urgent one only when at most one spare step is
+    left, so it arrives in its last steps. With no target the robot walks towards the centre.
+    """
+    p = core.params
+    n = len(robot_cell)
+    lifetime = p.item_lifetime
+    d = core.distance[robot_cell][:, core.item_cell]  # (N, n_items)
+    present = (item_age >= 0) & (d >= 0)
+    if know_ages:
+        slack = lifetime - item_age - d
+        ok = present & (slack >= 0)
+        if p.reward == "waiting":
+            ok &= slack <= 1
+            score = np.where(ok, -slack, -np.inf)
+        else:
+            score = np.where(ok, -d * (lifetime + 1) - slack, -np.inf)
+    else:
+        ok = present & (d <= lifetime)
+        if go_prob < 1.0:
+            if rng is None:
+                raise ValueError("go_prob < 1 needs rng")
+            ok &= (rng.random(n) < go_prob)[:, None]
+        score = np.where(ok, -d, -np.inf)
+    best = np.argmax(score, axis=1)
+    has = np.isfinite(score[np.arange(n), best])
+    target = np.where(has, core.item_cell[best], core.start_cell)
+    # One step along a shortest path: the first action whose next cell is nearest to the target.
+    nxt = core.next_cell[(robot_cell * 4)[:, None] + np.arange(4)]  # (N, 4)
+    return np.argmin(core.distance[nxt, target[:, None]], axis=1)
+
+
+class WarehouseEnv(MemoryEnv):
+    """Warehouse (Suau et al., influence-aware memory): a robot collects items that vanish after a while.
+
+    ## Description
+    A robot stands in the middle of a ``size`` x ``size`` warehouse (7x7 in the paper). Items appear on the border
+    cells, each empty one with probability ``p_item`` = 0.05 per step, and disappear when the robot steps onto them
+    (collecting them) or after ``item_lifetime`` = 8 steps. The observation shows where the robot and the items are,
+    not how old the items are; a far item may vanish before the robot arrives, and which one will is known only to
+    an agent that remembers when each item appeared. In the paper's influence-aware memory (IAM) architecture the
+    item bits form the d-set: the part of the observation whose history the recurrent branch must remember.
+
+    One step: (1) the robot moves (a move off the grid leaves it in place); (2) an item on the robot's cell is
+    collected; (3) every remaining item ages by one and those whose age reaches ``item_lifetime`` vanish; (4) each
+    empty item cell gets a new item (age 0) with probability ``p_item``. An item is therefore visible in
+    ``item_lifetime`` observations (ages 0 to ``item_lifetime - 1``) and can be collected in the ``item_lifetime``
+    steps after it appeared. Items may appear under the robot; it collects such an item only by being on that cell
+    after a later move. ``reset`` runs one appearance round, so the first observation may show items.
+
+    ## Action Space
+    ``Discrete(4)``: 0 up, 1 down, 2 left, 3 right (the paper's order).
+
+    ## Observation Space
+    ``Box(0, 1, (size**2 + n_items,), float32)`` of 0/1 values; 73 in the paper's setting: 49 for the one-hot robot
+    cell (row-major, ``row * size + col``), then 24 item bits in this order: the top row and the bottom row (left to
+    right), then the left column and the right column (top to bottom, rows 1 to ``size - 2``).
+    ``core.items_rc`` lists the ``(row, col)`` of every item bit.
+
+    ## Rewards
+    +1 per item collected, nothing else (``reward="unit"``). ``reward="waiting"`` pays
+    ``(age + 1) / item_lifetime`` instead, where ``age`` is the age of the item when collected (see MiniWarehouse).
+
+    ## Starting State
+    The robot at the centre ``(size // 2, size // 2)``; no item, then one appearance round.
+
+    ## Episode End
+    No termination; truncation after ``max_steps`` = 100 steps.
+
+    ## Arguments
+    * ``size`` (int in [3, 63], default 7): side of the grid.
+    * ``p_item`` (float in [0, 1], default 0.05): appearance probability per empty item cell per step.
+    * ``item_lifetime`` (int in [1, 10000], default 8): steps after which an uncollected item vanishes.
+    * ``max_steps`` (int >= 1, default 100): episode length.
+    * ``max_items`` (int >= 1 or None, default None): at most this many items at once (a uniformly random subset of
+      the candidates appears when there is not room for all).
+    * ``moves`` (``"grid"``, ``"cross"``, ``"shelves"``; default ``"grid"``): ``grid`` every cell; ``cross`` the
+      middle row and column only; ``shelves`` as in the authors' multi-robot code: interior cells, with border cells
+      (no corners) entered and left only across the border.
+    * ``reward`` (``"unit"``, ``"waiting"``; default ``"unit"``).
+    * ``corner_items`` (bool, default True): whether the four corners are item cells (24 item cells at size 7).
+
+    ## Hidden state and bounds
+    ``hidden_state()`` gives ``item_age`` (per item bit, -1 where empty) and ``robot`` (row, col).
+    ``info["dset"]`` (and ``core.dset``) are the observation indices of the item bits, 49..72 at size 7; the vector
+    env returns them as an ``(N, 24)`` read-only view. No closed-form optimal or memoryless return is known (both
+    are ``None``); Monte-Carlo figures per episode in the paper's setting (4000 episodes, seed 0;
+    ``tests/test_warehouse.py``): uniform random policy 8.18; the best reactive script we found (nearest item
+    not farther than the lifetime; :func:`scripted_action` with ``know_ages=False``) 40.18; the same script
+    knowing the item ages (nearest item it still reaches before it vanishes) 41.38. The gap is small for a
+    script; what matters for learning is that only a memory can tell the reachable items apart.
+
+    ## Reference
+    * M. Suau, J. He, E. Congeduti, R. A. N. Starre, A. Czechowski, F. A. Oliehoek, "Influence-aware Memory
+      Architectures for Deep Reinforcement Learning in POMDPs", Neural Computing and Applications, 2022
+      (arXiv:1911.07643). The paper's setting: 7x7, p = 0.05, items vanish after 8 steps, 100-step episodes.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    core_class = WarehouseCore
+
+
+class WarehouseVectorEnv(MemoryVectorEnv):
+    """Native vector version of :class:`WarehouseEnv` (all copies step together in NumPy)."""
+
+    core_class = WarehouseCore
+
+
+class MiniWarehouseEnv(MemoryEnv):
+    """MiniWarehouse: the authors' later 5x5 warehouse, where older items pay more.
+
+    ## Description
+    The dynamics of :class:`WarehouseEnv` with other defaults: a 5x5 grid whose 12 non-corner border cells hold
+    items; the robot starts at the centre and moves only along the middle row and column (``moves="cross"``), so
+    it can reach the four middle border cells; an item vanishes 16 steps after it appeared; at most 4 items exist at
+    once, so uncollected items also block new ones from appearing; episodes last 96 steps. The reward grows with the
+    time the item waited, so the agent gains by letting items age but loses them if it waits too long: it must know
+    their ages, which the observation does not show. ``moves="shelves"`` gives the movement rule of the authors'
+    multi-robot code instead (the robot roams the 3x3 interior and reaches into every item cell).
+
+    ## Action Space
+    ``Discrete(4)``: 0 up, 1 down, 2 left, 3 right; a move off the allowed cells leaves the robot in place.
+
+    ## Observation Space
+    ``Box(0, 1, (37,), float32)``: 25 for the one-hot robot cell (row-major), then 12 item bits: top row columns
+    1..3, bottom row columns 1..3, left column rows 1..3, right column rows 1..3.
+
+    ## Rewards
+    Collecting an item of age ``a`` (``a`` = 0 for an item that appeared on the previous step) pays
+    ``(a + 1) / item_lifetime``: the fraction of its lifetime it has waited, from 1/16 to 1. Nothing else.
+
+    ## Starting State
+    Robot at ``(2, 2)``; no item, then one appearance round.
+
+    ## Episode End
+    No termination; truncation after ``max_steps`` = 96 steps.
+
+    ## Arguments
+    Those of :class:`WarehouseEnv`, with defaults ``size=5``, ``p_item=0.05``, ``item_lifetime=16``,
+    ``max_steps=96``, ``max_items=4``, ``moves="cross"``, ``reward="waiting"``, ``corner_items=False``.
+
+    ## Hidden state and bounds
+    As for :class:`WarehouseEnv`; ``info["dset"]`` is 25..36. Monte-Carlo figures per episode (4000 episodes,
+    seed 0; ``tests/test_warehouse.py``): uniform random 0.82; reactive scripts 2.05 (head for the nearest item)
+    and 2.74 (do so with probability 0.7 each step, letting items age: the best reactive rule we found); the
+    oracle that knows the ages, lets items age and arrives in their last steps 5.19.
+
+    ## Reference
+    * M. Suau et al., "Influence-aware Memory Architectures for Deep Reinforcement Learning in POMDPs", Neural
+      Computing and Applications, 2022; the 5x5 variant follows the authors' later public warehouse code, as
+      described in memenvs' DESIGN.md (reward formula chosen here and documented above).
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    core_class = MiniWarehouseCore
+
+
+class MiniWarehouseVectorEnv(MemoryVectorEnv):
+    """Native vector version of :class:`MiniWarehouseEnv`."""
+
+    core_class = MiniWarehouseCore

@@ -1,0 +1,248 @@
+"""Warehouse and MiniWarehouse: API contract, exact dynamics, observation layout, statistics, memory helps."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import contract
+from memenvs.envs.warehouse import EMPTY, WarehouseEnv, item_cells, scripted_action
+
+WH, MINI = "memenvs/Warehouse-v0", "memenvs/MiniWarehouse-v0"
+UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
+
+CONFIGS = [
+    (WH, {}),
+    (MINI, {}),
+    (WH, dict(size=3, item_lifetime=2, max_steps=30)),
+    (WH, dict(size=6, p_item=0.3, max_items=2, reward="waiting")),
+    (MINI, dict(moves="shelves", p_item=0.5)),
+    (WH, dict(p_item=1.0, moves="cross", corner_items=False)),
+]
+IDS = [f"{i.split('/')[1]}:" + ",".join(f"{k}={v}" for k, v in kw.items()) for i, kw in CONFIGS]
+
+
+@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
+def test_checkers(env_id, kwargs):
+    contract.check_checkers(env_id, **kwargs)
+
+
+@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
+def test_contract(env_id, kwargs):
+    contract.check_all(env_id, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", [WH, MINI])
+def test_render_modes(env_id):
+    contract.check_render_modes(env_id, p_item=0.3)
+
+
+def test_bad_kwargs():
+    bad = {"p_item": 1.5, "size": 2, "item_lifetime": 0, "max_steps": 0, "max_items": 0, "moves": "diagonal",
+           "reward": "gold", "corner_items": "yes"}
+    contract.check_bad_kwargs(WH, bad)
+    contract.check_bad_kwargs(MINI, {"p_item": -0.1, "size": 64, "item_lifetime": 2.5})
+
+
+# ----------------------------------------------------------------------------- layout and dynamics by hand
+def _place(env, robot, items, t=0):
+    """Put the robot at ``robot`` (row, col) and items of the given ages at ``items`` {(row, col): age}."""
+    core, state = env.unwrapped.core, env.unwrapped._state
+    s = core.params.size
+    state.t[0] = t
+    state.pos[0] = robot[0] * s + robot[1]
+    state.birth[0] = EMPTY
+    slot = {tuple(rc): k for k, rc in enumerate(core.items_rc.tolist())}
+    for rc, age in items.items():
+        state.birth[0, slot[rc]] = t - age
+    return core.observe(state, None)[0]
+
+
+def test_observation_layout_every_bit():
+    env = gym.make(WH, p_item=0.0)
+    env.reset(seed=0)
+    obs = _place(env, (1, 4), {(0, 0): 0, (0, 6): 3, (6, 2): 7, (3, 0): 1, (5, 6): 2, (1, 0): 4})
+    expected = np.zeros(73, dtype=np.float32)
+    expected[1 * 7 + 4] = 1  # robot, row-major
+    # item bits from 49: top row (0,0..6) 49-55, bottom row (6,0..6) 56-62, left column rows 1-5 63-67,
+    # right column rows 1-5 68-72
+    for index in (49, 55, 58, 65, 63, 72):  # (0,0) (0,6) (6,2) (3,0) (1,0) (5,6)
+        expected[index] = 1
+    np.testing.assert_array_equal(obs, expected)
+    assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
+    core = env.unwrapped.core
+    np.testing.assert_array_equal(core.dset, np.arange(49, 73))
+    assert [tuple(x) for x in core.items_rc[[0, 6, 7, 14, 18, 19, 23]]] == [
+        (0, 0), (0, 6), (6, 0), (1, 0), (5, 0), (1, 6), (5, 6)]
+
+
+def test_mini_layout():
+    env = gym.make(MINI, p_item=0.0)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (37,) and obs[12] == 1 and obs.sum() == 1  # robot at the centre (2, 2)
+    assert [tuple(x) for x in item_cells(5, False)] == [
+        (0, 1), (0, 2), (0, 3), (4, 1), (4, 2), (4, 3), (1, 0), (2, 0), (3, 0), (1, 4), (2, 4), (3, 4)]
+    np.testing.assert_array_equal(info["dset"], np.arange(25, 37))
+    obs = _place(env, (0, 2), {(0, 2): 5, (3, 4): 0})
+    assert np.flatnonzero(obs).tolist() == [2, 25 + 1, 25 + 11]
+
+
+def test_collect_and_expire_by_hand():
+    env = gym.make(WH, p_item=0.0, item_lifetime=3)
+    env.reset(seed=0)
+    _place(env, (1, 3), {(0, 3): 0, (6, 3): 0})
+    obs, r, term, trunc, _ = env.step(UP)  # onto (0, 3): collected
+    assert r == 1.0 and not term and not trunc
+    assert obs[3] == 1 and obs[49 + 3] == 0 and obs[56 + 3] == 1
+    obs, r, *_ = env.step(LEFT)  # the other item is now 2 steps old: still there
+    assert r == 0.0 and obs[56 + 3] == 1
+    assert env.unwrapped.hidden_state()["item_age"][10] == 2
+    obs, r, *_ = env.step(LEFT)  # age 3 = lifetime: gone
+    assert obs[49:].sum() == 0 and (env.unwrapped.hidden_state()["item_age"] == -1).all()
+    obs, r, *_ = env.step(UP)  # bumping the top wall leaves the robot in place
+    assert obs[1] == 1 and r == 0.0
+
+
+def test_item_under_robot_and_waiting_reward():
+    env = gym.make(MINI, p_item=0.0)
+    env.reset(seed=0)
+    _place(env, (2, 1), {(2, 0): 15, (2, 4): 0})
+    _, r, *_ = env.step(LEFT)  # collects an item of age 15 (its last step): (15 + 1) / 16
+    assert r == 1.0
+    _, r, *_ = env.step(LEFT)  # a move off the grid: stays, nothing left to collect
+    assert r == 0.0
+    for a in (RIGHT, RIGHT, RIGHT):
+        _, r, *_ = env.step(a)
+    _, r, *_ = env.step(RIGHT)  # the right item is now 5 steps old: pays 6/16
+    assert r == pytest.approx(6 / 16)
+
+
+def test_cross_and_shelves_movement():
+    envs = gym.make_vec(MINI, num_envs=500)
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        envs.step(rng.integers(0, 4, 500))
+        r, c = envs.unwrapped.hidden_state()["robot"].T
+        assert ((r == 2) | (c == 2)).all()
+    envs = gym.make_vec(MINI, num_envs=500, moves="shelves")
+    envs.reset(seed=0)
+    seen = set()
+    for _ in range(60):
+        envs.step(rng.integers(0, 4, 500))
+        r, c = envs.unwrapped.hidden_state()["robot"].T
+        assert not (((r == 0) | (r == 4)) & ((c == 0) | (c == 4))).any()
+        seen |= set(zip(r.tolist(), c.tolist()))
+    assert len(seen) == 25 - 4  # every non-corner cell is reachable
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_appearance_rate_and_lifetime():
+    """A robot that never reaches the border: each free border cell spawns with p = 0.05 per step, items live at
+    most 8 steps, and the item bits are exactly the cells with an item."""
+    n, steps = 2000, 100
+    envs = gym.make_vec(WH, num_envs=n)
+    obs, _ = envs.reset(seed=3)
+    ages = envs.unwrapped.hidden_state()["item_age"]
+    appeared = free = 0
+    for t in range(steps):
+        obs, *_ = envs.step(np.full(n, UP if t % 2 == 0 else DOWN))  # (3,3) <-> (2,3)
+        new_ages = envs.unwrapped.hidden_state()["item_age"]
+        np.testing.assert_array_equal(obs[:, 49:], new_ages >= 0)
+        assert new_ages.max() <= 7
+        # every item either aged by one or vanished at its lifetime; new ones have age 0
+        old = ages >= 0
+        assert (new_ages[old & (ages < 7)] == ages[old & (ages < 7)] + 1).all()
+        assert (new_ages[old & (ages == 7)] <= 0).all()
+        was_free = (new_ages == -1) | (new_ages == 0)
+        appeared += int((new_ages == 0).sum())
+        free += int(was_free.sum())
+        ages = new_ages
+    rate = appeared / free
+    se = np.sqrt(0.05 * 0.95 / free)
+    assert free > 2_500_000
+    assert abs(rate - 0.05) < 4 * se, (rate, se)
+
+
+def test_max_items_cap_and_uniform_choice():
+    n = 3000
+    envs = gym.make_vec(WH, num_envs=n, p_item=1.0, max_items=3, item_lifetime=1)
+    envs.reset(seed=0)
+    counts = np.zeros(24)
+    for t in range(20):
+        envs.step(np.full(n, UP if t % 2 == 0 else DOWN))
+        ages = envs.unwrapped.hidden_state()["item_age"]
+        assert ((ages >= 0).sum(axis=1) == 3).all()  # p = 1 fills the cap exactly, every step
+        counts += (ages >= 0).sum(axis=0)
+    # which 3 of the 24 cells get the items is uniform: each cell 3/24 of the time
+    expected = 20 * n * 3 / 24
+    assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)
+
+
+def test_info_dset_and_core_attribute():
+    envs = gym.make_vec(WH, num_envs=5)
+    _, info = envs.reset(seed=0)
+    assert info["dset"].shape == (5, 24)
+    np.testing.assert_array_equal(info["dset"], np.tile(np.arange(49, 73), (5, 1)))
+    _, *_, info = envs.step(np.zeros(5, dtype=np.int64))
+    np.testing.assert_array_equal(info["dset"][3], envs.unwrapped.core.dset)
+    with pytest.raises(ValueError):
+        info["dset"][0, 0] = 7  # read-only: nobody can corrupt the indices
+    env = gym.make(WH)
+    _, info = env.reset(seed=0)
+    np.testing.assert_array_equal(info["dset"], np.arange(49, 73))
+    assert env.unwrapped.core.dset.tolist() == list(range(49, 73))
+
+
+# ----------------------------------------------------------------------------- memory helps
+def _episode_returns(env_id, policy, n=4000, seed=0, **kwargs):
+    envs = gym.make_vec(env_id, num_envs=n, **kwargs)
+    obs, _ = envs.reset(seed=seed)
+    core = envs.unwrapped.core
+    rng = np.random.default_rng(seed)
+    total = np.zeros(n)
+    for _ in range(core.max_steps):
+        cell = np.argmax(obs[:, : core.n_cells], axis=1)
+        if policy == "random":
+            actions = rng.integers(0, 4, n)
+        elif policy == "oracle":
+            actions = scripted_action(core, cell, envs.unwrapped.hidden_state()["item_age"], know_ages=True)
+        else:
+            seen = np.where(obs[:, core.n_cells:] > 0, 0, -1)
+            actions = scripted_action(core, cell, seen, know_ages=False, go_prob=policy, rng=rng)
+        obs, reward, term, trunc, _ = envs.step(actions)
+        total += reward
+    assert trunc.all() and not term.any()
+    return total.mean(), total.std() / np.sqrt(n)
+
+
+def test_memory_helps_warehouse():
+    """Figures (4000 episodes, seed 0): random 8.18, best reactive script 40.18, ages-aware oracle 41.38."""
+    random, _ = _episode_returns(WH, "random")
+    reactive, se_r = _episode_returns(WH, 1.0)
+    oracle, se_o = _episode_returns(WH, "oracle")
+    assert random == pytest.approx(8.18, abs=0.2)
+    assert reactive == pytest.approx(40.18, abs=0.3)
+    assert oracle == pytest.approx(41.38, abs=0.3)
+    assert oracle - reactive > 5 * np.hypot(se_r, se_o)
+
+
+def test_memory_helps_mini_warehouse():
+    """Figures (4000 episodes, seed 0): random 0.82; reactive scripts 2.05 (always go) and 2.74 (go with
+    probability 0.7, the best of those tried); the oracle that lets items age and collects them late 5.19."""
+    random, _ = _episode_returns(MINI, "random")
+    greedy, _ = _episode_returns(MINI, 1.0)
+    patient, se_r = _episode_returns(MINI, 0.7)
+    oracle, se_o = _episode_returns(MINI, "oracle")
+    assert random == pytest.approx(0.82, abs=0.05)
+    assert greedy == pytest.approx(2.05, abs=0.06)
+    assert patient == pytest.approx(2.74, abs=0.06)
+    assert oracle == pytest.approx(5.19, abs=0.1)
+    assert oracle > 1.8 * max(greedy, patient) and oracle - patient > 10 * np.hypot(se_r, se_o)
+
+
+def test_direct_class_and_hidden_state():
+    env = WarehouseEnv(size=5, p_item=0.0)
+    obs, _ = env.reset(seed=0)
+    h = env.hidden_state()
+    assert h["robot"].tolist() == [2, 2] and (h["item_age"] == -1).all() and len(h["item_age"]) == 16
+    assert env.optimal_return() is None and env.memoryless_return() is None
