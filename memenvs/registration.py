@@ -44,6 +44,8 @@ ENVS: tuple[EnvEntry, ...] = (
         "memenvs.envs.maze:RandomMazeVectorEnv",
         "Random perfect NxN maze per episode seen through an egocentric window of radius view: explore and remember.",
     ),
+    EnvEntry("memenvs/TwoStep-v0", "memenvs.envs.two_step:TwoStepEnv", "memenvs.envs.two_step:TwoStepVectorEnv",
+             "Two-step task (Daw 2011 / Wang 2018): infer the drifting good state from transitions and rewards."),
     EnvEntry("memenvs/Warehouse-v0", "memenvs.envs.warehouse:WarehouseEnv",
              "memenvs.envs.warehouse:WarehouseVectorEnv",
              "IAM warehouse (Suau et al.): collect border items that vanish after 8 steps; ages are hidden."),

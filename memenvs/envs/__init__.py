@@ -5,6 +5,7 @@ from memenvs.envs.maze import BlindMaze4x4Env, Maze4x4Env, RandomMazeEnv
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.tmaze import TMazeEnv, TMazeVectorEnv
 from memenvs.envs.traffic import TrafficEnv, TrafficVectorEnv
+from memenvs.envs.two_step import TwoStepEnv, TwoStepVectorEnv
 from memenvs.envs.vector import MemoryVectorEnv
 from memenvs.envs.warehouse import MiniWarehouseEnv, MiniWarehouseVectorEnv, WarehouseEnv, WarehouseVectorEnv
 
@@ -18,6 +19,8 @@ __all__ = [
     "Maze4x4Env",
     "BlindMaze4x4Env",
     "RandomMazeEnv",
+    "TwoStepEnv",
+    "TwoStepVectorEnv",
     "WarehouseEnv",
     "WarehouseVectorEnv",
     "MiniWarehouseEnv",

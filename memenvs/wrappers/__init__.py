@@ -1,3 +1,5 @@
 """Gymnasium wrappers that add or expose memory demands on any environment."""
 
-__all__: list[str] = []
+from memenvs.wrappers.previous_action_reward import PreviousActionReward, VectorPreviousActionReward
+
+__all__ = ["PreviousActionReward", "VectorPreviousActionReward"]
