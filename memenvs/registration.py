@@ -51,6 +51,14 @@ ENVS: tuple[EnvEntry, ...] = (
              "IAM warehouse (Suau et al.): collect border items that vanish after 8 steps; ages are hidden."),
     EnvEntry("memenvs/Traffic-v0", "memenvs.envs.traffic:TrafficEnv", "memenvs.envs.traffic:TrafficVectorEnv",
              "IAM traffic control as a cellular model: one light, two loop roads, cars return unseen."),
+    EnvEntry("memenvs/FlickeringPong-v0", "memenvs.envs.atari:make_flickering_atari", None,
+             "DRQN's Flickering Pong: ALE Pong, 84x84 frames blanked with p=0.5 each step (atari extra).",
+             {"game": "pong"}),
+    EnvEntry("memenvs/FlickeringBreakout-v0", "memenvs.envs.atari:make_flickering_atari", None,
+             "Flickering Breakout: ALE Breakout, 84x84 frames blanked with p=0.5 each step (atari extra).",
+             {"game": "breakout"}),
+    EnvEntry("memenvs/FlickeringAtari-v0", "memenvs.envs.atari:make_flickering_atari", None,
+             "Any ALE game (game=..., default pong) with 84x84 frames blanked with p=0.5 (atari extra)."),
 )
 
 

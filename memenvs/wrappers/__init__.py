@@ -1,5 +1,6 @@
 """Gymnasium wrappers that add or expose memory demands on any environment."""
 
+from memenvs.wrappers.flicker import FlickerObservation, VectorFlickerObservation
 from memenvs.wrappers.previous_action_reward import PreviousActionReward, VectorPreviousActionReward
 
-__all__ = ["PreviousActionReward", "VectorPreviousActionReward"]
+__all__ = ["FlickerObservation", "VectorFlickerObservation", "PreviousActionReward", "VectorPreviousActionReward"]
