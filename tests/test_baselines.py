@@ -1,0 +1,349 @@
+"""Tests of memenvs.baselines: cores, the fast sequence path, save/load, IAM's d-set, make_model/evaluate, learning."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+th = pytest.importorskip("torch")
+pytest.importorskip("sb3_contrib")
+
+from sb3_contrib import RecurrentPPO  # noqa: E402
+from stable_baselines3 import PPO  # noqa: E402
+
+import memenvs  # noqa: E402,F401
+from memenvs.baselines import (  # noqa: E402
+    BASELINES, IAMCore, MemoryActorCriticPolicy, env_dset, env_family, evaluate, make_model, resolve,
+)
+from memenvs.baselines.cores import GRUCore, LSTMCore  # noqa: E402
+from memenvs.baselines.policies import process_sequence  # noqa: E402
+
+TMAZE = "memenvs/TMaze-v0"
+PASSIVE = {"variant": "passive", "length": 4}
+QUICK = {"n_steps": 16, "batch_size": 32, "n_epochs": 1}
+
+
+def registered(env_id: str) -> bool:
+    return env_id in gym.registry
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Fixed thread count: CPU kernels may sum in a different order with more threads, and the learning check
+    # promises the same numbers on every run.
+    before = th.get_num_threads()
+    th.set_num_threads(1)
+    yield
+    th.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ fast sequence path
+def per_step_reference(features, states, starts, core):
+    """The upstream semantics written out: reset rows where an episode starts, one time step at a time."""
+    n_seq = states[0].shape[1]
+    x = features.reshape(n_seq, -1, core.input_size).transpose(0, 1)
+    s = starts.reshape(n_seq, -1).transpose(0, 1)
+    h, c = states
+    outs = []
+    for t in range(x.shape[0]):
+        keep = (1.0 - s[t]).view(1, n_seq, 1)
+        y, (h, c) = core(x[t:t + 1], (keep * h, keep * c))
+        outs.append(y)
+    return th.cat(outs).transpose(0, 1).flatten(0, 1), (h, c)
+
+
+def make_cores():
+    th.manual_seed(0)
+    return [
+        LSTMCore(5, 7, num_layers=2),
+        GRUCore(5, 7),
+        IAMCore(5, 7, dset="manual", dset_indices=[1, 3], fnn_arch=[6]),
+        IAMCore(5, 7, dset="learned", dset_size=3, fnn_arch=[6], rnn="gru"),
+        IAMCore(2 * 2 * 3, 7, dset="attention", feature_shape=(2, 2, 3), fnn_arch=[6]),
+    ]
+
+
+@pytest.mark.parametrize("mid_resets", [False, True])
+@pytest.mark.parametrize("index", range(5))
+def test_fast_sequence_path_matches_per_step_outputs_and_gradients(index, mid_resets):
+    core = make_cores()[index].double()
+    n_seq, t_len = 3, 9
+    gen = th.Generator().manual_seed(index)
+    features = th.randn(n_seq * t_len, core.input_size, generator=gen, dtype=th.float64)
+    starts = th.zeros(n_seq, t_len, dtype=th.float64)
+    starts[:, 0] = th.tensor([1.0, 0.0, 1.0])
+    if mid_resets:
+        starts[0, 4] = starts[2, 7] = starts[1, 1] = 1.0
+    starts = starts.flatten()
+    h0 = th.randn(core.num_layers, n_seq, core.hidden_size, generator=gen, dtype=th.float64)
+    c0 = th.randn(core.num_layers, n_seq, core.hidden_size, generator=gen, dtype=th.float64)
+
+    results = []
+    for fn in (process_sequence, per_step_reference):
+        core.zero_grad()
+        x = features.clone().requires_grad_(True)
+        y, (h, c) = fn(x, (h0, c0), starts, core)
+        weights = th.linspace(-1, 1, y.numel(), dtype=th.float64).reshape(y.shape)
+        ((y * weights).sum() + h.sum() + 0.5 * c.sum()).backward()
+        grads = [p.grad.clone() for p in core.parameters() if p.grad is not None]
+        results.append((y.detach(), h.detach(), c.detach(), x.grad.clone(), grads))
+    fast, slow = results
+    for a, b in zip(fast[:4], slow[:4]):
+        assert th.allclose(a, b, atol=1e-12, rtol=1e-10)
+    assert len(fast[4]) == len(slow[4]) > 0
+    for a, b in zip(fast[4], slow[4]):
+        assert th.allclose(a, b, atol=1e-12, rtol=1e-10)
+
+
+def test_fast_path_matches_sb3_contrib_upstream_loop():
+    """The memenvs policy and upstream ``_process_sequence`` agree on an nn.LSTM-equivalent core."""
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+
+    core = LSTMCore(4, 6)
+    x = th.randn(2 * 5, 4)
+    starts = th.tensor([1, 0, 0, 1, 0, 0, 0, 0, 1, 0], dtype=th.float32)
+    state = (th.randn(1, 2, 6), th.randn(1, 2, 6))
+    with th.no_grad():
+        ours = MemoryActorCriticPolicy._process_sequence(x, state, starts, core)
+        theirs = RecurrentActorCriticPolicy._process_sequence(x, state, starts, core)
+    assert th.allclose(ours[0], theirs[0], atol=1e-6)
+    assert th.allclose(ours[1][0], theirs[1][0], atol=1e-6)
+
+
+# ------------------------------------------------------------------ IAM
+def test_iam_recurrent_branch_sees_only_the_dset():
+    th.manual_seed(1)
+    dset = [0, 4, 5]
+    core = IAMCore(8, 6, dset="manual", dset_indices=dset, fnn_arch=[10])
+    x = th.randn(7, 3, 8)
+    state = (th.zeros(1, 3, 6), th.zeros(1, 3, 6))
+    outside = th.zeros(8, dtype=th.bool)
+    outside[[i for i in range(8) if i not in dset]] = True
+    noisy = x.clone()
+    noisy[..., outside] += 5.0 * th.randn_like(noisy[..., outside])
+    with th.no_grad():
+        y, (h, c) = core(x, state)
+        y2, (h2, c2) = core(noisy, state)
+        inside = x.clone()
+        inside[..., 4] += 1.0
+        _, (h3, _) = core(inside, state)
+    assert th.equal(h, h2) and th.equal(c, c2)
+    assert th.equal(y[..., 10:], y2[..., 10:])  # the recurrent half of the output
+    assert not th.allclose(y[..., :10], y2[..., :10])  # the feed-forward half does see everything
+    assert not th.allclose(h, h3)  # and a d-set entry does reach the memory
+
+
+@pytest.mark.skipif(not registered("memenvs/Warehouse-v0"), reason="memenvs/Warehouse-v0 not registered yet")
+def test_iam_takes_the_dset_from_the_env_on_warehouse():
+    dset = env_dset("memenvs/Warehouse-v0")
+    assert dset == list(range(49, 73))
+    model = make_model("iam", "memenvs/Warehouse-v0", n_envs=2, **QUICK)
+    core = model.policy.lstm_actor
+    assert core.dset_indices.tolist() == dset
+    assert core.fnn[0].out_features == 576 and core.hidden_size == 64  # the paper's sizes
+    obs = th.as_tensor(model.env.reset())[None]
+    state = (th.zeros(1, 2, 64), th.zeros(1, 2, 64))
+    noisy = obs.clone()
+    noisy[..., :49] = 1.0 - noisy[..., :49]
+    with th.no_grad():
+        assert th.equal(core(obs, state)[1][0], core(noisy, state)[1][0])
+
+
+def test_iam_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="dset"):
+        IAMCore(4, 3, dset="magic")
+    with pytest.raises(ValueError, match="dset_indices"):
+        IAMCore(4, 3, dset="manual")
+    with pytest.raises(ValueError, match="dset_indices"):
+        IAMCore(4, 3, dset="manual", dset_indices=[4])
+    with pytest.raises(ValueError, match="feature_shape"):
+        IAMCore(4, 3, dset="attention")
+    with pytest.raises(ValueError, match="exposes no d-set"):
+        make_model("iam", TMAZE, env_kwargs=PASSIVE)
+
+
+# ------------------------------------------------------------------ build and train
+def envs_to_train():
+    cases = [(TMAZE, PASSIVE)]
+    for env_id in ("memenvs/RandomMaze-v0", "memenvs/Warehouse-v0"):
+        cases.append(pytest.param(env_id, {}, marks=pytest.mark.skipif(
+            not registered(env_id), reason=f"{env_id} not registered yet")))
+    return cases
+
+
+@pytest.mark.parametrize("env_id,env_kwargs", envs_to_train())
+@pytest.mark.parametrize("baseline", sorted(BASELINES))
+def test_every_baseline_trains(baseline, env_id, env_kwargs):
+    policy_kwargs = None
+    if baseline == "iam" and env_dset(env_id, **env_kwargs) is None:
+        policy_kwargs = {"core_kwargs": {"dset": "learned", "dset_size": 2}}
+    model = make_model(baseline, env_id, n_envs=2, env_kwargs=env_kwargs, policy_kwargs=policy_kwargs, **QUICK)
+    model.learn(64)
+    assert model.num_timesteps >= 64
+    result = evaluate(model, n_episodes=2, seed=3)
+    assert result.n_episodes == 2 and np.isfinite(result.mean_return)
+
+
+@pytest.mark.skipif(not registered("memenvs/FlickeringPong-v0"), reason="memenvs/FlickeringPong-v0 not registered")
+@pytest.mark.parametrize("baseline", ["lstm", "iam", "mlp"])
+def test_image_observations_train(baseline):
+    model = make_model(baseline, "memenvs/FlickeringPong-v0", n_envs=1, n_steps=8, batch_size=8, n_epochs=1,
+                       policy_kwargs={"lstm_hidden_size": 16} if baseline != "mlp" else None)
+    model.learn(16)
+    assert model.num_timesteps >= 16
+    if baseline == "iam":
+        core = model.policy.lstm_actor
+        assert core.dset == "attention" and core.feature_shape == (64, 7, 7)
+
+
+# ------------------------------------------------------------------ save / load
+def rollout_predictions(model, n_steps=12):
+    venv = gym.make_vec(TMAZE, num_envs=3, **PASSIVE)
+    obs, _ = venv.reset(seed=5)
+    state, starts, out = None, np.ones(3, dtype=bool), []
+    for _ in range(n_steps):
+        actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+        out.append((actions.copy(), None if state is None else tuple(s.copy() for s in state)))
+        obs, _, term, trunc, _ = venv.step(actions)
+        starts = term | trunc
+    return out
+
+
+def assert_same_predictions(a, b):
+    for (act_a, st_a), (act_b, st_b) in zip(a, b):
+        np.testing.assert_array_equal(act_a, act_b)
+        if st_a is not None:
+            for x, y in zip(st_a, st_b):
+                np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("baseline", ["lstm", "gru", "framestack", "mlp"])
+def test_model_save_load_round_trip(baseline, tmp_path):
+    model = make_model(baseline, TMAZE, n_envs=2, env_kwargs=PASSIVE, **QUICK)
+    model.learn(64)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    cls = RecurrentPPO if baseline in ("lstm", "gru") else PPO
+    loaded = cls.load(path, device="cpu")
+    assert loaded.memenvs_spec == model.memenvs_spec
+    if baseline != "framestack":  # frame-stacked observations are built by the VecEnv wrapper, not predict()
+        assert_same_predictions(rollout_predictions(model), rollout_predictions(loaded))
+    th.manual_seed(0)
+    a = evaluate(model, n_episodes=6, seed=2)
+    th.manual_seed(0)
+    b = evaluate(loaded, n_episodes=6, seed=2)
+    assert a.returns == b.returns
+
+
+@pytest.mark.parametrize("core", ["lstm", "gru"])
+def test_policy_only_save_load_at_non_default_sizes(core, tmp_path):
+    model = make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE,
+                       policy_kwargs={"lstm_hidden_size": 19, "n_lstm_layers": 2, "net_arch": [11]}, **QUICK)
+    model.learn(32)
+    path = tmp_path / "policy.pth"
+    model.policy.save(path)
+    loaded = MemoryActorCriticPolicy.load(path, device="cpu")
+    assert loaded.lstm_actor.hidden_size == 19 and loaded.lstm_actor.num_layers == 2
+    assert type(loaded.lstm_actor) is type(model.policy.lstm_actor)
+    for (k, v), (k2, v2) in zip(model.policy.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and th.equal(v, v2)
+    assert_same_predictions(rollout_predictions(model.policy), rollout_predictions(loaded))
+
+
+def test_iam_model_save_load(tmp_path):
+    model = make_model("iam", TMAZE, n_envs=2, env_kwargs=PASSIVE,
+                       policy_kwargs={"core_kwargs": {"dset": "manual", "dset_indices": [0, 2]}}, **QUICK)
+    model.learn(32)
+    model.save(tmp_path / "iam.zip")
+    loaded = RecurrentPPO.load(tmp_path / "iam.zip", device="cpu")
+    assert loaded.policy.lstm_actor.dset_indices.tolist() == [0, 2]
+    assert_same_predictions(rollout_predictions(model), rollout_predictions(loaded))
+
+
+# ------------------------------------------------------------------ API
+def test_resolve_applies_family_overrides_and_rejects_unknown_names():
+    assert env_family("memenvs/Warehouse-v0") == "warehouse" and env_family("CartPole-v1") == "other"
+    record = resolve("lstm", "memenvs/Warehouse-v0")
+    assert record.policy_kwargs["lstm_hidden_size"] == 256
+    assert record.policy_kwargs["features_extractor_kwargs"] == {"net_arch": [640]}
+    assert resolve("framestack", "memenvs/Warehouse-v0").wrappers[0][1]["n_stack"] == 8
+    assert BASELINES["lstm"].policy_kwargs["lstm_hidden_size"] == 128  # resolving did not mutate the table
+    with pytest.raises(ValueError, match="unknown baseline"):
+        resolve("transformer", TMAZE)
+    with pytest.raises(ValueError, match="unknown override"):
+        make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rat=1e-3)
+
+
+def test_wrappers_override_sets_the_frame_stack_length():
+    model = make_model("framestack", TMAZE, n_envs=2, env_kwargs=PASSIVE, wrappers=[("frame_stack", {"n_stack": 3})],
+                       **QUICK)
+    assert model.observation_space.shape == (9,)
+    assert model.memenvs_spec["wrappers"] == [["frame_stack", {"n_stack": 3}]]
+
+
+def test_oracle_appends_the_hidden_state():
+    model = make_model("mlp", TMAZE, n_envs=4, env_kwargs=PASSIVE, oracle=True, **QUICK)
+    venv = model.get_env()
+    obs = venv.reset()
+    assert obs.shape == (4, 3 + 3)
+    hidden = venv.env_method("hidden_state", indices=[0])[0]
+    np.testing.assert_array_equal(obs[:, 3], hidden["arm"])
+    np.testing.assert_array_equal(obs[:, 4], hidden["goal"])
+    np.testing.assert_array_equal(obs[:, 5], hidden["x"])
+
+
+class ScriptedPassiveAgent:
+    """East down the corridor, then north; counts its steps in the recurrent state to check episode starts."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        n = obs.shape[0]
+        count = np.zeros(n) if state is None else state[0].copy()
+        count[episode_start] = 0
+        actions = np.where(count >= self.length, 0, 1)  # north at the junction, east before
+        cue = (obs[:, 1] == 1) & (obs[:, 0] != obs[:, 2])  # 011 or 110; only the first observation shows it
+        assert ((count == 0) == cue).all()
+        return actions, (count + 1,)
+
+
+def test_evaluate_counts_episodes_returns_and_success():
+    agent = ScriptedPassiveAgent(PASSIVE["length"])
+    result = evaluate(agent, TMAZE, n_episodes=300, seed=0, env_kwargs=PASSIVE, n_envs=7)
+    returns = np.asarray(result.returns)
+    assert result.n_episodes == 300 and set(result.lengths) == {PASSIVE["length"] + 1}
+    assert set(returns.tolist()) <= {0.0, 1.0}  # on schedule, so the only reward is the goal
+    assert result.success_rate == pytest.approx(returns.mean())
+    assert 0.4 < result.success_rate < 0.6  # north is right half the time
+    assert result.success_se == pytest.approx(returns.std(ddof=1) / np.sqrt(300))
+
+
+# ------------------------------------------------------------------ learning check
+LEARNING = {"variant": "passive", "length": 8}
+
+
+def test_learning_check_memory_solves_passive_tmaze_and_mlp_cannot():
+    """GRU reaches success >= 0.9 on the passive T-maze (corridor 8); the memoryless MLP stays at 0.5."""
+    gru = make_model("gru", TMAZE, seed=0, n_envs=16, env_kwargs=LEARNING)
+    gru.learn(24_000)
+    solved = evaluate(gru, n_episodes=200, seed=100)
+    mlp = make_model("mlp", TMAZE, seed=0, n_envs=16, env_kwargs=LEARNING)
+    mlp.learn(24_000)
+    memoryless = evaluate(mlp, n_episodes=200, seed=100)
+    bound = gym.make(TMAZE, **LEARNING).unwrapped.core.memoryless_return()
+    assert solved.success_rate >= 0.9, solved
+    assert memoryless.success_rate <= 0.5 + 3 * max(memoryless.success_se, 0.035), memoryless
+    assert memoryless.mean_return <= bound + 3 * max(memoryless.return_se, 0.035), memoryless
+
+
+def test_bench_reports_both_policies_and_their_ratio(capsys):
+    from memenvs.baselines import bench
+
+    out = bench.main(["--env-kwargs", '{"variant": "passive", "length": 6}', "--steps", "32", "--rounds", "1",
+                      "--n-envs", "2", "--n-steps", "16", "--batch-size", "16", "--n-epochs", "1", "--hidden", "8"])
+    assert out["sb3_contrib"] > 0 and out["memenvs"] > 0
+    assert out["ratio"] == pytest.approx(out["memenvs"] / out["sb3_contrib"])
+    printed = capsys.readouterr().out
+    assert "MlpLstmPolicy" in printed and "speed-up" in printed and "torch" in printed
