@@ -179,13 +179,15 @@ class Renderer:
                     "Use render_mode='rgb_array' or 'ansi', or set SDL_VIDEODRIVER=dummy to draw off-screen."
                 ) from err
             pygame.display.set_caption(self.title)
-            self._clock = pygame.time.Clock()
+            # Off-screen (SDL's dummy driver: tests, CI) nobody watches, so frames are not paced to render_fps.
+            self._clock = None if pygame.display.get_driver() == "dummy" else pygame.time.Clock()
         elif self._window.get_size() != surface.get_size():
             self._window = pygame.display.set_mode(surface.get_size())
         pygame.event.pump()
         self._window.blit(surface, (0, 0))
         pygame.display.flip()
-        self._clock.tick(self.fps)
+        if self._clock is not None:
+            self._clock.tick(self.fps)
 
     def close(self) -> None:
         if self._window is not None:
