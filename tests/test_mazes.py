@@ -18,7 +18,10 @@ from memenvs.envs.maze_generation import (
     batched_distances,
     distances_from,
     generate_mazes,
+    generate_openings,
+    openings_to_bits,
     parse_maze,
+    wilson_openings,
 )
 
 MAZE, BLIND, RANDOM = "memenvs/Maze4x4-v0", "memenvs/BlindMaze4x4-v0", "memenvs/RandomMaze-v0"
@@ -32,6 +35,7 @@ CONFIGS = [
     (RANDOM, dict(size=5, view=2, regenerate="never", maze_seed=3)),
     (RANDOM, dict(size=9, max_steps=40)),
     (RANDOM, dict(size=16, view=1)),
+    (RANDOM, dict(size=6, generator="wilson")),
 ]
 IDS = [e.split("/")[1][:-3] + ":" + ",".join(f"{k}={v}" for k, v in c.items()) for e, c in CONFIGS]
 N, E, S, W = 0, 1, 2, 3
@@ -113,6 +117,29 @@ def test_generator_makes_perfect_mazes(size):
     for seed in range(5):
         for bits in generate_mazes(np.random.default_rng(seed), 40, size):
             assert_perfect(bits)
+
+
+@pytest.mark.parametrize("size", [2, 3, 7, 10])
+def test_wilson_generator_makes_perfect_mazes(size):
+    for seed in range(3):
+        opened = wilson_openings(np.random.default_rng(seed), 30, size)
+        for bits in openings_to_bits(opened, size).reshape(-1, size, size):
+            assert_perfect(bits)
+
+
+def test_wilson_generator_is_uniform_over_spanning_trees():
+    # A 2 x 2 grid has 4 spanning trees (leave one edge out), a 3 x 3 grid 192: each must come up equally often
+    # (within 4-5 standard deviations), which the fast block-structured generator cannot do.
+    opened = wilson_openings(np.random.default_rng(0), 8000, 2)
+    counts = np.unique(opened, axis=0, return_counts=True)[1]
+    assert len(counts) == 4 and np.all(np.abs(counts / 8000 - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 8000))
+    trees = wilson_openings(np.random.default_rng(1), 40000, 3)
+    _, counts = np.unique(trees, axis=0, return_counts=True)
+    expected = 40000 / 192
+    assert len(counts) == 192
+    assert counts.min() > expected - 5 * np.sqrt(expected) and counts.max() < expected + 5 * np.sqrt(expected)
+    fractal = generate_openings(np.random.default_rng(2), 40000, 3)
+    assert len(np.unique(fractal, axis=0)) < 192  # the fast generator is not uniform: it never makes some trees
 
 
 def test_generator_is_seeded_and_varied():

@@ -140,6 +140,52 @@ def generate_openings(rng: np.random.Generator, count: int, h: int, w: int | Non
 
 
 @functools.lru_cache(maxsize=64)
+def _neighbours(h: int, w: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Per cell: its ``(neighbour cell, edge index)`` pairs, in the edge numbering of :func:`num_edges`."""
+    out: list[list[tuple[int, int]]] = [[] for _ in range(h * w)]
+    for r in range(h):
+        for c in range(w):
+            if c + 1 < w:
+                e = r * (w - 1) + c
+                out[r * w + c].append((r * w + c + 1, e))
+                out[r * w + c + 1].append((r * w + c, e))
+            if r + 1 < h:
+                e = h * (w - 1) + r * w + c
+                out[r * w + c].append(((r + 1) * w + c, e))
+                out[(r + 1) * w + c].append((r * w + c, e))
+    return tuple(tuple(cell) for cell in out)
+
+
+def wilson_openings(rng: np.random.Generator, count: int, h: int, w: int | None = None) -> np.ndarray:
+    """Like :func:`generate_openings`, but each maze is a *uniform* random spanning tree of the grid (Wilson 1996,
+    "Generating random spanning trees more quickly than the cover time": loop-erased random walks into the growing
+    tree). Unbiased, but a Python loop per maze: use it where fidelity matters more than reset speed."""
+    w = h if w is None else w
+    n, neighbours = h * w, _neighbours(h, w)
+    opened = np.zeros((count, num_edges(h, w)), dtype=bool)
+    draws, used = rng.random(4 * n), 0
+    for m in range(count):
+        in_tree = [False] * n
+        in_tree[0] = True
+        step: list[tuple[int, int]] = [(-1, -1)] * n  # the walk's last exit from each cell: (next cell, edge)
+        for first in range(1, n):
+            cell = first
+            while not in_tree[cell]:  # random walk until it hits the tree; revisits overwrite exits (loop erasure)
+                if used == len(draws):
+                    draws, used = rng.random(4 * n), 0
+                options = neighbours[cell]
+                step[cell] = options[int(draws[used] * len(options))]
+                used += 1
+                cell = step[cell][0]
+            cell = first
+            while not in_tree[cell]:
+                in_tree[cell] = True
+                opened[m, step[cell][1]] = True
+                cell = step[cell][0]
+    return opened
+
+
+@functools.lru_cache(maxsize=64)
 def _bits_plan(h: int, w: int) -> tuple[tuple[np.ndarray, np.ndarray, int], ...]:
     """Per direction: the cells that have a neighbour that way, the edge to it, and the direction's bit."""
     plan = []
