@@ -99,6 +99,11 @@ class Core(ABC):
         """Start new episodes in the copies ``idx`` (an integer index array), in place. ``state.t`` is set by the
         caller. ``options`` are the ``reset(options=...)`` of Gymnasium, validated by the core."""
 
+    def restart(self, state: State, idx: np.ndarray) -> None:
+        """Called just before :meth:`reset` when ``reset(seed=...)`` reseeds the env: forget whatever the copies
+        ``idx`` carry from one episode to the next (e.g. a task schedule), so a seed fixes the whole trajectory.
+        Most envs carry nothing across episodes; the default does nothing."""
+
     @abstractmethod
     def step(
         self, state: State, action: np.ndarray, rng: np.random.Generator

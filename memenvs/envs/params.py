@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import Any, Iterable, TypeVar
 
+import numpy as np
+
 P = TypeVar("P")
 
 
@@ -29,7 +31,7 @@ def check_float(
     name: str, value: Any, low: float | None = None, high: float | None = None, *, low_open: bool = False
 ) -> float:
     """Return ``value`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value):
         raise ValueError(f"{name} must be a finite number{_range_text(low, high, low_open)}, got {value!r}")
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
@@ -46,7 +48,7 @@ def check_probability(name: str, value: Any) -> float:
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)
-    if value not in choices:
+    if not any(_is_choice(value, c) for c in choices):
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
@@ -67,6 +69,24 @@ def build_params(params_class: type[P], kwargs: dict[str, Any], env_name: str) -
             f"allowed: {', '.join(allowed)}"
         )
     return params_class(**kwargs)
+
+
+def _is_choice(value: Any, choice: Any) -> bool:
+    # ``in`` would compare arrays elementwise: a one-element array passed as the choice and a longer one raised
+    # NumPy's "truth value is ambiguous" instead of this module's error naming the argument.
+    if isinstance(value, np.ndarray):
+        return False
+    try:
+        return bool(value == choice)
+    except (TypeError, ValueError):
+        return False
+
+
+def _finite(value: numbers.Real) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _range_text(low: Any, high: Any, low_open: bool = False) -> str:

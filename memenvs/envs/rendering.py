@@ -122,8 +122,13 @@ class GridFrame(Frame):
 class Renderer:
     """Turns frames into what a render mode returns: an RGB array, a string, or a window update.
 
-    One renderer belongs to one environment; ``close`` shuts its window (and is safe to call twice).
+    One renderer belongs to one environment; ``close`` shuts its window (and is safe to call twice). Each ``human``
+    renderer has a window of its own (``pygame.Window``), so two envs in one process neither draw into nor close
+    each other's window; the video subsystem is shut down when the last window closes.
     """
+
+    #: ``human`` windows open in this process, over all renderers.
+    _open_windows = 0
 
     def __init__(self, render_mode: str | None, fps: int, title: str = "memenvs") -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
@@ -172,20 +177,20 @@ class Renderer:
         if self._window is None:
             try:
                 pygame.display.init()
-                self._window = pygame.display.set_mode(surface.get_size())
+                self._window = _open_window(self.title, surface.get_size())
             except pygame.error as err:
                 raise RuntimeError(
                     f"render_mode='human' needs a display and none could be opened ({err}). "
                     "Use render_mode='rgb_array' or 'ansi', or set SDL_VIDEODRIVER=dummy to draw off-screen."
                 ) from err
-            pygame.display.set_caption(self.title)
-            # Off-screen (SDL's dummy driver: tests, CI) nobody watches, so frames are not paced to render_fps.
-            self._clock = None if pygame.display.get_driver() == "dummy" else pygame.time.Clock()
-        elif self._window.get_size() != surface.get_size():
-            self._window = pygame.display.set_mode(surface.get_size())
+            Renderer._open_windows += 1
+            # Off-screen (SDL's dummy or offscreen driver: tests, CI, no display) nobody watches: frames are not paced.
+            self._clock = None if pygame.display.get_driver() in ("dummy", "offscreen") else pygame.time.Clock()
+        elif tuple(self._window.size) != surface.get_size():
+            self._window.size = surface.get_size()
         pygame.event.pump()
-        self._window.blit(surface, (0, 0))
-        pygame.display.flip()
+        self._window.get_surface().blit(surface, (0, 0))
+        self._window.flip()
         if self._clock is not None:
             self._clock.tick(self.fps)
 
@@ -193,15 +198,58 @@ class Renderer:
         if self._window is not None:
             import pygame
 
-            pygame.display.quit()
+            self._window.destroy()
             self._window = None
             self._clock = None
+            Renderer._open_windows -= 1
+            if Renderer._open_windows == 0:  # the last memenvs window: release the video subsystem as well
+                pygame.display.quit()
 
     def __getstate__(self) -> dict:
         # Windows and fonts are process-local; a pickled env reopens its window when it next renders.
         state = self.__dict__.copy()
         state.update(_window=None, _clock=None, _font=None)
         return state
+
+
+class _DisplayWindow:
+    """The ``pygame.Window`` interface over pygame's single display, for pygame-ce releases without ``Window``."""
+
+    def __init__(self, title: str, size: tuple[int, int]) -> None:
+        import pygame
+
+        self._surface = pygame.display.set_mode(size)
+        pygame.display.set_caption(title)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._surface.get_size()
+
+    @size.setter
+    def size(self, size: tuple[int, int]) -> None:
+        import pygame
+
+        self._surface = pygame.display.set_mode(size)
+
+    def get_surface(self) -> Any:
+        return self._surface
+
+    def flip(self) -> None:
+        import pygame
+
+        pygame.display.flip()
+
+    def destroy(self) -> None:
+        pass
+
+
+def _open_window(title: str, size: tuple[int, int]) -> Any:
+    import pygame
+
+    window_class = getattr(pygame, "Window", None)
+    if window_class is None or not hasattr(window_class, "get_surface"):
+        return _DisplayWindow(title, size)
+    return window_class(title, size)
 
 
 def _surface_to_array(surface: Any) -> np.ndarray:

@@ -23,7 +23,7 @@ class MemoryEnv(gym.Env):
     core_class: ClassVar[type[Core]]
     metadata: dict[str, Any] = {"render_modes": list(RENDER_MODES), "render_fps": 8}
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, /, render_mode: str | None = None, **kwargs: Any) -> None:
         core_class = type(self).core_class
         self.core = core_class(build_params(core_class.Params, kwargs, core_class.name))
         self.metadata = {"render_modes": list(RENDER_MODES), "render_fps": int(core_class.render_fps)}
@@ -41,6 +41,8 @@ class MemoryEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         self.core.check_options(options)
         super().reset(seed=seed)
+        if seed is not None:
+            self.core.restart(self._state, self._all)
         self.core.reset(self._state, self._all, self.np_random, options)
         self._state.t[0] = 0
         self._has_reset = True

@@ -337,12 +337,19 @@ def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
     A step longer than the interval bounces more than once, hence the loop; with the usual small steps it runs
     once."""
-    while True:
+    for _ in range(8):
         over, under = x > hi, x < lo
         if not (over.any() or under.any()):
             return x
         np.subtract(2 * hi, x, out=x, where=over)
         np.subtract(2 * lo, x, out=x, where=under)
+    # A step many intervals long (a large drift_sd, narrow bounds) would take one pass per bounce, about 1e306 of
+    # them for bounds 1e-308 apart: fold what is left in closed form (whole periods of bouncing cancel out).
+    width = hi - lo
+    y = np.mod(x - lo, 2 * width)
+    folded = np.clip(lo + np.where(y > width, 2 * width - y, y), lo, hi)
+    np.copyto(x, folded, where=(x > hi) | (x < lo))
+    return x
 
 
 def _belief_value(p: TwoStepParams) -> float:

@@ -37,6 +37,7 @@ class MemoryVectorEnv(VectorEnv):
 
     def __init__(
         self,
+        /,
         num_envs: int = 1,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
@@ -84,6 +85,8 @@ class MemoryVectorEnv(VectorEnv):
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None (one generator drives all copies), got {seed!r}")
         super().reset(seed=seed)
+        if seed is not None:
+            self.core.restart(self._state, idx)
         self.core.reset(self._state, idx, self.np_random, options)
         self._state.t[idx] = 0
         self._pending[idx] = False

@@ -108,9 +108,11 @@ def bernoulli_mask(
         return mask, None, np.zeros(0, dtype=np.int64)
     mean = m * p
     chunk = int(mean + 4.0 * math.sqrt(mean) + 8)
-    flat = np.cumsum(rng.geometric(p, size=chunk)) - 1
+    # A gap past the end means no more successes; capping gaps there keeps the sums from overflowing int64 when
+    # p is tiny (geometric draws then saturate at 2**63 - 1) and changes no success inside the array.
+    flat = np.cumsum(np.minimum(rng.geometric(p, size=chunk), m + 1)) - 1
     while flat[-1] < m:  # rare: more successes than the chunk holds
-        flat = np.concatenate([flat, flat[-1] + np.cumsum(rng.geometric(p, size=chunk))])
+        flat = np.concatenate([flat, flat[-1] + np.cumsum(np.minimum(rng.geometric(p, size=chunk), m + 1))])
     flat = flat[: np.searchsorted(flat, m)]
     mask.ravel()[flat] = True
     return mask, None, flat
