@@ -2,6 +2,7 @@
 
 from memenvs.envs.core import Core, State
 from memenvs.envs.maze import BlindMaze4x4Env, Maze4x4Env, RandomMazeEnv
+from memenvs.envs.nonstationary_cartpole import NonstationaryCartPoleEnv, NonstationaryCartPoleVectorEnv  # noqa: F401
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.tmaze import TMazeEnv, TMazeVectorEnv
 from memenvs.envs.traffic import TrafficEnv, TrafficVectorEnv
