@@ -11,20 +11,39 @@ from memenvs.baselines.api import EvalResult, env_dset, evaluate, make_model
 from memenvs.baselines.cores import CORES, GRUCore, IAMCore, LSTMCore, MemoryCore
 from memenvs.baselines.hyperparams import BASELINES, Baseline, env_family, resolve
 from memenvs.baselines.policies import MemoryActorCriticPolicy
+from memenvs.baselines.regularizer_memory import (
+    RegularizerConfig, RegularizerMemory, RegularizerMemoryCallback, regularizer_memory,
+)
+from memenvs.baselines.meta_lstm import MetaLSTMPolicy, RecurrentA2C, VecPreviousActionReward
+from memenvs.baselines.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy, FastSlowTowers
+from memenvs.baselines.adapt import AdaptResult, block_schedule, evaluate_adapting
 
 __all__ = [
     "BASELINES",
     "CORES",
     "Baseline",
+    "AdaptResult",
     "EvalResult",
+    "FastSlowActorCriticPolicy",
+    "FastSlowRecurrentPolicy",
+    "FastSlowTowers",
     "GRUCore",
     "IAMCore",
     "LSTMCore",
     "MemoryActorCriticPolicy",
     "MemoryCore",
+    "RegularizerConfig",
+    "RegularizerMemory",
+    "RegularizerMemoryCallback",
+    "regularizer_memory",
+    "MetaLSTMPolicy",
+    "RecurrentA2C",
+    "VecPreviousActionReward",
+    "block_schedule",
     "env_dset",
     "env_family",
     "evaluate",
+    "evaluate_adapting",
     "make_model",
     "resolve",
 ]

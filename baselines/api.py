@@ -157,7 +157,8 @@ def make_model(
     if _is_image(venv.observation_space) and record.policy == "MlpPolicy":
         raise ValueError(f"baseline {baseline!r} has an MLP policy but {env_id} has image observations")
     policy = POLICIES.get(record.policy, record.policy)
-    if record.algorithm == "RecurrentPPO" and policy is not MemoryActorCriticPolicy and not isinstance(policy, str):
+    recurrent = isinstance(policy, type) and issubclass(policy, MemoryActorCriticPolicy)
+    if record.algorithm == "RecurrentPPO" and not recurrent and not isinstance(policy, str):
         raise ValueError("RecurrentPPO baselines need a RecurrentActorCriticPolicy")
     algo_kwargs.setdefault("verbose", verbose)
     model = algo_cls(policy, venv, policy_kwargs=_resolve_names(pk), seed=seed, device=device, **algo_kwargs)

@@ -62,6 +62,27 @@ BASELINES: dict[str, Baseline] = {
              "core_kwargs": {"dset": "manual", "fnn_arch": [256, 128], "rnn": "lstm"}},
             dict(_PPO),
         ),
+        Baseline(
+            "meta_lstm", "meta-RL LSTM 48 fed the previous action, reward and timestep (recurrent A2C; Wang 2018)",
+            "RecurrentA2C", "meta",
+            {"core": "lstm", "lstm_hidden_size": 48, "net_arch": [], "shared_lstm": True, "enable_critic_lstm": False},
+            {"n_steps": 200, "learning_rate": 7e-4, "gamma": 0.9, "ent_coef": 0.05, "vf_coef": 0.05},
+            (("prev_action_reward", {"timestep": True}),),
+        ),
+        Baseline(
+            "fast_slow", "fast (lr x10) and slow (lr x0.1) MLP towers + muxer; towers learn at test time (PPO)",
+            "PPO", "fast_slow",
+            {"fast_arch": [64, 64], "slow_arch": [64, 64], "net_arch": [64, 64],
+             "lr_scales": {"fast": 10.0, "slow": 0.1, "muxer": 1.0}},
+            dict(_PPO),
+        ),
+        Baseline(
+            "fast_slow_lstm", "fast/slow towers as the feature trunk of an LSTM core (RecurrentPPO)",
+            "RecurrentPPO", "fast_slow_recurrent",
+            {"fast_arch": [64, 64], "slow_arch": [64, 64], "core": "lstm", "lstm_hidden_size": 128, "net_arch": [64],
+             "lr_scales": {"fast": 10.0, "slow": 0.1, "muxer": 1.0}},
+            dict(_PPO),
+        ),
     )
 }
 
@@ -74,6 +95,9 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
     ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
     ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]}}},
+    ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
+    # The family rows above are PPO's: the meta-LSTM keeps A2C's one step on the whole rollout.
+    ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None}},
     # Warehouse (Suau et al.): IAM = FNN [576, 256] + LSTM 64 on the 24 item bits, linear heads; their LSTM
     # baseline = FC 640 -> LSTM 256. Eight stacked frames make the item ages (lifetime 8) observable.
     ("*", "warehouse"): {"algo_kwargs": {"n_steps": 128, "batch_size": 256, "n_epochs": 3, "learning_rate": 2.5e-4,
@@ -88,6 +112,7 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("gru", "warehouse"): {"policy_kwargs": {"lstm_hidden_size": 256, "net_arch": [],
                                              "features_extractor_class": "MlpFeatures",
                                              "features_extractor_kwargs": {"net_arch": [640]}}},
+    ("meta_lstm", "warehouse"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None}},
     ("iam", "warehouse"): {"policy_kwargs": {"lstm_hidden_size": 64, "net_arch": [],
                                              "core_kwargs": {"dset": "manual", "fnn_arch": [576, 256]}}},
     # Image observations (Flickering Atari): Nature CNN in front of every core; IAM attends over CNN regions.
@@ -101,6 +126,10 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
                                          "net_arch": []}},
     ("iam", "atari"): {"policy_kwargs": {"features_extractor_class": "SpatialCNN", "lstm_hidden_size": 128,
                                          "core_kwargs": {"dset": "attention", "fnn_arch": [512]}}},
+    # Non-stationary CartPole (regularizer-memory experiments): close to rl-zoo's tuned CartPole PPO, with a constant
+    # learning rate because training continues across task phases.
+    ("*", "cartpole"): {"algo_kwargs": {"n_steps": 64, "batch_size": 256, "n_epochs": 10, "learning_rate": 1e-3,
+                                        "gamma": 0.98, "gae_lambda": 0.8, "ent_coef": 0.0}},
 }
 
 #: Env-id substrings (checked in order, case-insensitive) that name a family.
@@ -112,6 +141,7 @@ FAMILIES: tuple[tuple[str, str], ...] = (
     ("twostep", "twostep"),
     ("flickering", "atari"),
     ("ale/", "atari"),
+    ("cartpole", "cartpole"),
 )
 
 

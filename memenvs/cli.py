@@ -84,8 +84,11 @@ def cmd_render(args: argparse.Namespace) -> None:
         raise CLIError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, got {args.out!r}")
     if args.episodes < 1:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
-    env = _make(args.env_id, render_mode="rgb_array", **parse_kwargs(args.kwarg))
-    frames, returns = record_episodes(env, episodes=args.episodes, seed=args.seed, max_frames=args.max_frames)
+    if args.model:
+        frames, returns, env = _render_model(args)
+    else:
+        env = _make(args.env_id, render_mode="rgb_array", **parse_kwargs(args.kwarg))
+        frames, returns = record_episodes(env, episodes=args.episodes, seed=args.seed, max_frames=args.max_frames)
     fps = args.fps or env.metadata.get("render_fps", 8)
     env.close()
     try:
@@ -93,6 +96,43 @@ def cmd_render(args: argparse.Namespace) -> None:
     except ImportError as err:
         raise CLIError(str(err)) from err
     print(f"wrote {path} ({len(frames)} frames, {len(returns)} episode(s), returns {[round(r, 3) for r in returns]})")
+
+
+def _render_model(args: argparse.Namespace) -> tuple[list, list[float], gym.Env]:
+    """Episodes of a saved model (``--model``), its recurrent state carried and reset per episode."""
+    _check_id(args.env_id)
+    try:
+        from memenvs.baselines.compare import render_model
+    except ImportError as err:
+        raise CLIError(f'--model needs the baselines extra (pip install "memenvs[baselines]"): {err}') from err
+    kwargs = parse_kwargs(args.kwarg) if args.kwarg else None
+    try:
+        return render_model(args.model, args.env_id, kwargs, episodes=args.episodes, seed=args.seed,
+                            max_frames=args.max_frames, deterministic=not args.stochastic)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+
+
+# ----------------------------------------------------------------------------- compare
+def cmd_compare(args: argparse.Namespace) -> None:
+    try:
+        from memenvs.baselines.compare import CompareError, compare
+    except ImportError as err:
+        raise CLIError(f'compare needs the baselines extra (pip install "memenvs[baselines]"): {err}') from err
+    try:
+        result = compare(
+            envs=args.envs, baselines=args.baselines, seeds=args.seeds, steps=args.steps, n_envs=args.n_envs,
+            eval_episodes=args.eval_episodes, out=args.out, workers=args.workers, backend=args.backend,
+            address=args.address, sweep=args.sweep, curve_points=args.curve_points, quiet=args.quiet,
+            overrides=args.overrides,
+            ray_init_kwargs={"runtime_env": json.loads(args.ray_runtime_env)} if args.ray_runtime_env else None,
+        )
+    except (CompareError, json.JSONDecodeError) as err:
+        raise CLIError(str(err)) from err
+    if result.interrupted:
+        sys.exit(130)
+    if result.failures:
+        raise CLIError(f"{len(result.failures)} run(s) failed: {', '.join(result.failures)}")
 
 
 # ----------------------------------------------------------------------------- bench
@@ -128,6 +168,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- parser
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    # Imported here: the baselines need torch and SB3, which `memenvs list` and friends must not.
+    from memenvs.baselines import reproduce
+
+    reproduce.main([args.experiment, *args.options])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memenvs", description="Memory benchmark environments for reinforcement learning."
@@ -150,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_play)
 
-    p = sub.add_parser("render", help="record episodes of a random policy to a GIF or MP4")
+    p = sub.add_parser("render", help="record episodes of a random policy (or a saved model, --model) to a GIF or MP4")
     p.add_argument("env_id")
     p.add_argument("--out", required=True, help="output file, .gif (Pillow) or .mp4 (imageio + ffmpeg)")
     p.add_argument("--episodes", type=int, default=1)
@@ -158,7 +205,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
     p.add_argument("--max-frames", type=int, default=2000, help="stop after this many frames (default 2000)")
     p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
+    p.add_argument("--model", metavar="PATH", help="a saved SB3 model (e.g. OUT/runs/RUN/model.zip from compare) "
+                   "to act instead of a random policy; env kwargs default to the model's")
+    p.add_argument("--stochastic", action="store_true", help="with --model: sample actions instead of the mode")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "compare", help="train and compare memory baselines on memory envs (locally or on a Ray cluster)",
+        description="Train baselines on envs over seeds, evaluate, and write a table (mean ± SE over seeds, memory "
+        "score), learning curves, TensorBoard logs and the config. With no arguments: a quick comparison that "
+        "shows memory mattering. Rerunning the same command resumes; Ctrl-C keeps finished runs.",
+    )
+    p.add_argument("--envs", nargs="+", metavar="ID[:K=V,...]", default=None,
+                   help="envs with kwargs, e.g. memenvs/TMaze-v0:variant=passive,length=20 (default: passive "
+                   "T-maze length 8 and RandomMaze size 3)")
+    p.add_argument("--baselines", nargs="+", metavar="NAME", default=None,
+                   help="baselines from memenvs.baselines (default: mlp lstm gru iam)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1)")
+    p.add_argument("--steps", type=int, default=24_000, help="env steps per run (default 24000)")
+    p.add_argument("--n-envs", type=int, default=16, help="env copies per run (default 16)")
+    p.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
+    p.add_argument("--out", default="memenvs_compare", help="output folder (default ./memenvs_compare)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: min(CPUs, runs); each uses 1 torch thread)")
+    p.add_argument("--sweep", metavar="KEY=V1,V2,...", help="run every env at each value of one kwarg, "
+                   "e.g. --sweep length=10,20,50,100")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or Ray tasks")
+    p.add_argument("--address", default=None, help="Ray cluster address, e.g. ray://head:10001 or auto "
+                   "(default: RAY_ADDRESS, else a local Ray instance)")
+    p.add_argument("--ray-runtime-env", metavar="JSON", default=None,
+                   help="Ray runtime_env for the tasks, e.g. '{\"pip\": [\"memenvs[baselines]\"]}'")
+    p.add_argument("--overrides", metavar="K=V,...", default=None, help="algorithm kwargs for every run, replacing "
+                   "the family defaults, e.g. n_steps=128,learning_rate=1e-3")
+    p.add_argument("--curve-points", type=int, default=20, help="points per learning curve (default 20)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or table (files are still written)")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="measure env-steps/s: single env, sync vector, native vector, SB3 adapter")
     p.add_argument(
@@ -171,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also save the results and machine info as JSON")
     p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("reproduce", help="reproduce a paper with the baselines (two-step: Wang et al. 2018)",
+                       description="Options after the experiment go to python -m memenvs.baselines.reproduce "
+                       "(--episodes, --n-envs, --max-minutes, --out, --resume, ...).")
+    p.add_argument("experiment", choices=["two-step", "two_step"])
+    p.add_argument("options", nargs=argparse.REMAINDER, help="options of the reproduction")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -263,7 +263,8 @@ def test_iam_model_save_load(tmp_path):
 
 # ------------------------------------------------------------------ API
 def test_resolve_applies_family_overrides_and_rejects_unknown_names():
-    assert env_family("memenvs/Warehouse-v0") == "warehouse" and env_family("CartPole-v1") == "other"
+    assert env_family("memenvs/Warehouse-v0") == "warehouse" and env_family("Acrobot-v1") == "other"
+    assert env_family("memenvs/NonstationaryCartPole-v0") == env_family("CartPole-v1") == "cartpole"
     record = resolve("lstm", "memenvs/Warehouse-v0")
     assert record.policy_kwargs["lstm_hidden_size"] == 256
     assert record.policy_kwargs["features_extractor_kwargs"] == {"net_arch": [640]}
