@@ -33,7 +33,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from memenvs.baselines.api import EvalResult, _se
+from memenvs.baselines.api import EvalResult, _se, model_env
 from memenvs.baselines.features import apply_wrappers
 
 TRAINABLE = ("towers", "all", "none")
@@ -236,12 +236,7 @@ def evaluate_adapting(
         raise ValueError(f"update_every must be >= 1, got {update_every}")
     if trainable == "towers" and not hasattr(model.policy, "tower_parameters"):
         raise ValueError("trainable='towers' needs a fast/slow policy (baseline 'fast_slow'); use 'all' or 'none'")
-    spec = getattr(model, "memenvs_spec", None) or {}
-    env_id = env_id or spec.get("env_id")
-    if env_id is None:
-        raise ValueError("env_id is required for a model not made by make_model")
-    if env_kwargs is None:
-        env_kwargs = spec.get("env_kwargs", {}) if env_id == spec.get("env_id") else {}
+    spec, env_id, env_kwargs = model_env(model, env_id, env_kwargs)
     n_episodes, n_envs, update_every = int(n_episodes), int(n_envs), int(update_every)
 
     algo_cls = type(model)

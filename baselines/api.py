@@ -194,6 +194,20 @@ def _se(values: np.ndarray) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def model_env(
+    model: BaseAlgorithm, env_id: str | None, env_kwargs: dict[str, Any] | None
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The model's setup record (``model.memenvs_spec``, written by :func:`make_model`) and the env to run it on:
+    the caller's ``env_id``/``env_kwargs`` where given, else the ones the model was made with."""
+    spec = getattr(model, "memenvs_spec", None) or {}
+    env_id = env_id or spec.get("env_id")
+    if env_id is None:
+        raise ValueError("env_id is required for a model not made by make_model")
+    if env_kwargs is None:
+        env_kwargs = spec.get("env_kwargs", {}) if env_id == spec.get("env_id") else {}
+    return spec, env_id, env_kwargs
+
+
 def evaluate(
     model: BaseAlgorithm,
     env_id: str | None = None,
@@ -211,15 +225,9 @@ def evaluate(
     ``n_envs`` copies runs a fixed share of the episodes, so short episodes are not over-represented.
 
     Success of an episode: it *terminated* (not truncated) with a positive last reward (the T-maze's correct arm).
-    If no episode terminated, ``success_rate`` is ``nan`` (e.g. Warehouse, which only truncates). The SB3 adapter
-    does not pass the final step's info on, so a success flag in it cannot be used here.
+    If no episode terminated, ``success_rate`` is ``nan`` (e.g. Warehouse, which only truncates).
     """
-    spec = getattr(model, "memenvs_spec", None) or {}
-    env_id = env_id or spec.get("env_id")
-    if env_id is None:
-        raise ValueError("env_id is required for a model not made by make_model")
-    if env_kwargs is None:
-        env_kwargs = spec.get("env_kwargs", {}) if env_id == spec.get("env_id") else {}
+    spec, env_id, env_kwargs = model_env(model, env_id, env_kwargs)
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
     n_envs = min(n_episodes, 16) if n_envs is None else n_envs
