@@ -28,14 +28,7 @@ def registered(env_id: str) -> bool:
     return env_id in gym.registry
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Fixed thread count: CPU kernels may sum in a different order with more threads, and the learning check
-    # promises the same numbers on every run.
-    before = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # ------------------------------------------------------------------ fast sequence path

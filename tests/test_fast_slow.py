@@ -28,12 +28,7 @@ TMAZE = "memenvs/TMaze-v0"
 SHORT = {"length": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def snapshot(params):

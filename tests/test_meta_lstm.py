@@ -32,13 +32,7 @@ from memenvs.wrappers import PreviousActionReward  # noqa: E402
 TWO_STEP = "memenvs/TwoStep-v0"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # One thread: the same summation order on every run, and no contention with other jobs.
-    before = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # ---------------------------------------------------------------------------------------------------- the wrapper
