@@ -120,7 +120,7 @@ class MemoryVectorEnv(VectorEnv):
             reward, terminated = core.step(state, actions, rng)
             state.t += 1
         truncated = state.t >= self._max_steps
-        truncated &= ~terminated
+        np.greater(truncated, terminated, out=truncated)  # truncated and not terminated, in one call
         done = terminated | truncated
         obs = core.observe(state, rng)
         info = self._info()
