@@ -138,9 +138,10 @@ class TrafficCore(Core):
         cell = state.cell
         n = len(cell)
         in_yellow = in_yellow.view(np.uint8)  # 0/1, usable as an index (a bool array would be a mask)
-        # One flat light code (2 * in_yellow + green) and a take: a 2-index fancy lookup costs twice as much.
-        light = state.green + in_yellow * np.uint8(2)
-        phantom = self._phantom_by_code.take(light, axis=0)  # (N, 2, 1)
+        if n == 1:  # for a batch of one, one fancy lookup is the fewest calls
+            phantom = self._phantom_by_light[in_yellow, state.green]  # (N, 2, 1)
+        else:  # for many, a flat light code (2 * in_yellow + green) and a take cost half the 2-index lookup
+            phantom = self._phantom_by_code.take(state.green + in_yellow * np.uint8(2), axis=0)
         nxt = self._next_cell.take(cell)
         free = nxt != cell.take(self._ahead, axis=2)
         free &= nxt != phantom
