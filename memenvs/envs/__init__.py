@@ -1,31 +1,44 @@
-"""Environment cores, the generic facades over them, and the shared renderer."""
+"""Environment cores, the generic facades over them, and the shared renderer.
 
-from memenvs.envs.core import Core, State
-from memenvs.envs.maze import BlindMaze4x4Env, Maze4x4Env, RandomMazeEnv
-from memenvs.envs.nonstationary_cartpole import NonstationaryCartPoleEnv, NonstationaryCartPoleVectorEnv  # noqa: F401
-from memenvs.envs.single import MemoryEnv
-from memenvs.envs.tmaze import TMazeEnv, TMazeVectorEnv
-from memenvs.envs.traffic import TrafficEnv, TrafficVectorEnv
-from memenvs.envs.two_step import TwoStepEnv, TwoStepVectorEnv
-from memenvs.envs.vector import MemoryVectorEnv
-from memenvs.envs.warehouse import MiniWarehouseEnv, MiniWarehouseVectorEnv, WarehouseEnv, WarehouseVectorEnv
+Names are imported on first use (PEP 562), so making one env imports its own module only, not every env's.
+"""
 
-__all__ = [
-    "Core",
-    "State",
-    "MemoryEnv",
-    "MemoryVectorEnv",
-    "TMazeEnv",
-    "TMazeVectorEnv",
-    "Maze4x4Env",
-    "BlindMaze4x4Env",
-    "RandomMazeEnv",
-    "TwoStepEnv",
-    "TwoStepVectorEnv",
-    "WarehouseEnv",
-    "WarehouseVectorEnv",
-    "MiniWarehouseEnv",
-    "MiniWarehouseVectorEnv",
-    "TrafficEnv",
-    "TrafficVectorEnv",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Core": "core",
+    "State": "core",
+    "MemoryEnv": "single",
+    "MemoryVectorEnv": "vector",
+    "TMazeEnv": "tmaze",
+    "TMazeVectorEnv": "tmaze",
+    "Maze4x4Env": "maze",
+    "BlindMaze4x4Env": "maze",
+    "RandomMazeEnv": "maze",
+    "TwoStepEnv": "two_step",
+    "TwoStepVectorEnv": "two_step",
+    "WarehouseEnv": "warehouse",
+    "WarehouseVectorEnv": "warehouse",
+    "MiniWarehouseEnv": "warehouse",
+    "MiniWarehouseVectorEnv": "warehouse",
+    "TrafficEnv": "traffic",
+    "TrafficVectorEnv": "traffic",
+    "NonstationaryCartPoleEnv": "nonstationary_cartpole",
+    "NonstationaryCartPoleVectorEnv": "nonstationary_cartpole",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memenvs.envs' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"memenvs.envs.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
