@@ -47,7 +47,7 @@ def _place(env, east_west, north_south, green=0, yellow=0):
     ring = env.unwrapped.core.ring
     state.cell[0, 0] = sorted(east_west)
     state.cell[0, 1] = np.array(sorted(north_south)) + ring
-    state.green[0], state.yellow[0] = green, yellow
+    state.light[0] = 2 * yellow + green
     return env.unwrapped.core.observe(state, None)[0]
 
 
@@ -90,6 +90,31 @@ def test_cellular_model_by_hand():
     check(1, [4, 0, 3], [3, 5, 1], -2.0, 1, 0)
     # Asking for east-west again starts another yellow phase.
     check(0, [4, 1, 3], [4, 6, 2], -2.0, 0, 1)
+
+
+@pytest.mark.parametrize("yellow_steps", [0, 1, 3])
+def test_light_follows_the_documented_rule(yellow_steps):
+    """The light's look-up tables against the rule written out plainly, over random requests in many copies: a
+    request for the other road while no yellow phase runs starts one; the new road has green after it."""
+    n, seg = 64, 15
+    envs = gym.make_vec(ID, num_envs=n, yellow_steps=yellow_steps, n_cars=1, p_slow=0.0)
+    envs.reset(seed=3)
+    green, yellow = np.zeros(n, dtype=int), np.zeros(n, dtype=int)
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        # Park every copy's two cars on their stop lines: a car crosses exactly when its road is not red.
+        envs.unwrapped._state.cell[:, :, 0] = [seg - 1, envs.unwrapped.core.ring + seg - 1]
+        action = rng.integers(0, 2, n)
+        switch = (yellow == 0) & (action != green)
+        green[switch], yellow[switch] = action[switch], yellow_steps
+        red = np.stack([(yellow > 0) | (green != road) for road in (0, 1)], axis=1)
+        yellow = np.maximum(yellow - 1, 0)
+        _, reward, *_ = envs.step(action)
+        h = envs.unwrapped.hidden_state()
+        np.testing.assert_array_equal(h["green"], green)
+        np.testing.assert_array_equal(h["yellow_left"], yellow)
+        np.testing.assert_array_equal(h["car_pos"][:, :, 0] == seg - 1, red)  # red cars stay on the stop line
+        np.testing.assert_array_equal(reward, -red.sum(axis=1))  # and count as waiting
 
 
 def test_cars_are_conserved_and_never_share_a_cell():

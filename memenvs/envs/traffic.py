@@ -20,6 +20,7 @@ from memenvs.envs.vector import MemoryVectorEnv
 from memenvs.envs.warehouse import bernoulli_mask
 
 ROAD_NAMES = ("east-west", "north-south")
+_OUT_OF_VIEW = np.iinfo(np.int64).max // 2  # an observation index beyond any batch, clipped to the spare element
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +50,19 @@ class TrafficState(State):
     # so one lookup table serves both roads. Cars never overtake, so car i + 1 (cyclically) is always the car in
     # front of car i; reset sorts them so.
     cell: np.ndarray
-    green: np.ndarray  # road that has green (or will have, after the yellow phase)
-    yellow: np.ndarray  # yellow steps left; both approaches are stopped while it is > 0
+    # The light as one code, 2 * yellow steps left + road that has green (or will have, after the yellow phase):
+    # a finite-state machine whose step and effect on the cars are table look-ups (see TrafficCore.__init__).
+    light: np.ndarray
+
+    @property
+    def green(self) -> np.ndarray:
+        """Road that has green, or will have once the yellow phase is over."""
+        return self.light % 2
+
+    @property
+    def yellow(self) -> np.ndarray:
+        """Yellow steps left; both approaches are stopped while it is > 0."""
+        return self.light // 2
 
 
 class TrafficCore(Core):
@@ -78,26 +90,45 @@ class TrafficCore(Core):
         #: leave the view, whose return round the loop a memory can predict.
         self.dset = np.array([self.seg - 2, self.seg - 1, 2 * self.seg - 2, 2 * self.seg - 1], dtype=np.int64)
         self.dset.flags.writeable = False
-        # Lookup tables beat arithmetic on small arrays: the cell in front, the car in front (index), and the
-        # observation column of a car (road * (seg + 1) + cell, with one spare column per road for cars out of view).
+        # Lookup tables beat arithmetic on small arrays: the cell in front, the car in front (index), whether a
+        # cell is in view, and a car's element in the flat observation buffer of one copy (see observe; for cars out
+        # of view _OUT_OF_VIEW, clipped to the spare element once the batch's row offsets are added).
         cells = np.arange(self.ring)
         self._next_cell = np.concatenate([np.roll(cells, -1) + r * self.ring for r in (0, 1)])
         self._in_view = np.concatenate([cells < self.seg] * 2)
         self._ahead = np.roll(np.arange(p.n_cars), -1)
         self._ring_offset = (np.arange(2) * self.ring).reshape(1, 2, 1)
-        self._obs_col = np.concatenate([r * (self.seg + 1) + np.minimum(cells, self.seg) for r in (0, 1)])
-        # _phantom_by_light[in_yellow, g, r, 0]: the cell a red light blocks on road r when road g has (or will have)
-        # green; during yellow both roads are red. Green leaves -1, a cell never reached.
-        red_both = [[self.seg], [self.ring + self.seg]]
-        self._phantom_by_light = np.array([[[[-1], [self.ring + self.seg]], [[self.seg], [-1]]],
-                                           [red_both, red_both]], dtype=np.int64)
-        self._phantom_by_code = self._phantom_by_light.reshape(4, 2, 1)
+        self._obs_index = np.concatenate(
+            [np.where(cells < self.seg, r * self.seg + cells, _OUT_OF_VIEW) for r in (0, 1)]
+        )
+        self._obs_index_one = np.minimum(self._obs_index, 2 * self.seg)
+        self._light_next, self._light_phantom = self._light_tables()
         self._rows_cache: dict[int, np.ndarray] = {}
+        self._dset_cache: dict[int, np.ndarray] = {}
         self._minus_ones = np.full(2 * p.n_cars, -1.0, dtype=np.float32)
-        # The observation columns kept from the buffer (all but each road's spare column), and the d-set row the
-        # single env copies: each saves a NumPy call per step, which is most of the cost for a batch of one.
-        self._keep_cols = np.array([c for c in range(2 * (self.seg + 1)) if c % (self.seg + 1) != self.seg])
         self._dset_row = self.dset[None]
+
+    def _light_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The light as a finite-state machine over codes ``2 * yellow_left + green``, indexed by
+        ``2 * code + action``: the next code, and for each road the cell its red light blocks during the step (the
+        first cell past the crossing, where a phantom car stands; -1, a cell never reached, for green).
+
+        Asking for the other road while no yellow phase runs starts one (the new road has green once it is over);
+        any other action changes nothing. Both roads are red while a yellow phase runs, including its first step.
+        """
+        y_max, n_codes = self.params.yellow_steps, 2 * (self.params.yellow_steps + 1)
+        nxt = np.zeros(2 * n_codes, dtype=np.int64)
+        phantom = np.full((2 * n_codes, 2, self.params.n_cars), -1, dtype=np.int64)
+        for code in range(n_codes):
+            for action in (0, 1):
+                yellow, green = divmod(code, 2)
+                if yellow == 0 and action != green:
+                    yellow, green = y_max, action
+                for road in (0, 1):
+                    if yellow > 0 or road != green:
+                        phantom[2 * code + action, road] = road * self.ring + self.seg
+                nxt[2 * code + action] = 2 * max(yellow - 1, 0) + green
+        return nxt, phantom
 
     # ------------------------------------------------------------------ dynamics
     @property
@@ -108,8 +139,7 @@ class TrafficCore(Core):
         return TrafficState(
             t=np.zeros(num_envs, dtype=np.int64),
             cell=np.zeros((num_envs, 2, self.params.n_cars), dtype=np.int64),
-            green=np.zeros(num_envs, dtype=np.int64),
-            yellow=np.zeros(num_envs, dtype=np.int64),
+            light=np.zeros(num_envs, dtype=np.int64),
         )
 
     def reset(self, state: TrafficState, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -117,62 +147,56 @@ class TrafficCore(Core):
         keys = rng.random((len(idx), 2, self.ring))
         cells = np.argsort(keys, axis=2)[:, :, : self.params.n_cars]
         state.cell[idx] = np.sort(cells, axis=2) + self._ring_offset
-        state.green[idx] = 0
-        state.yellow[idx] = 0
+        state.light[idx] = 0  # road 0 green, no yellow phase
 
     def step(
         self, state: TrafficState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
-        # The light: asking for the other road while not in a yellow phase starts one; actions during yellow are
-        # ignored. The new road gets green once the yellow steps have passed.
-        yellow = state.yellow
-        switch = action != state.green
-        switch &= yellow == 0
-        np.copyto(state.green, action, where=switch)
-        np.copyto(yellow, p.yellow_steps, where=switch)
-        in_yellow = yellow > 0
+        # The light: one look-up by (light, action) for its next code, one for the cells its red roads block during
+        # this step, already broadcast to every car (comparing against an (N, 2, 1) array is three times slower).
+        light_action = state.light * 2
+        light_action += action
+        phantom = self._light_phantom.take(light_action, axis=0)
+        self._light_next.take(light_action, out=state.light)
         # Cars: each advances one cell if the cell in front was empty at the start of the step (parallel update)
-        # and, at the stop line, its road has green; a car free to move dawdles with probability p_slow. A red
-        # light acts as a phantom car on the first cell past the crossing (cell -1, never reached, when green).
+        # and, at the stop line, its road has green; a car free to move dawdles with probability p_slow.
         cell = state.cell
         n = len(cell)
-        in_yellow = in_yellow.view(np.uint8)  # 0/1, usable as an index (a bool array would be a mask)
-        if n == 1:  # for a batch of one, one fancy lookup is the fewest calls
-            phantom = self._phantom_by_light[in_yellow, state.green]  # (N, 2, 1)
-        else:  # for many, a flat light code (2 * in_yellow + green) and a take cost half the 2-index lookup
-            phantom = self._phantom_by_code.take(state.green + in_yellow * np.uint8(2), axis=0)
         nxt = self._next_cell.take(cell)
         free = nxt != cell.take(self._ahead, axis=2)
         free &= nxt != phantom
         # For bools a > b is a & ~b: one NumPy call where ``&`` and ``~`` would take two.
         waiting = np.greater(self._in_view.take(cell), free)  # in view and blocked (dawdling does not count)
         dawdle = bernoulli_mask((n, 2 * p.n_cars), p.p_slow, rng)[0].reshape(cell.shape)
-        np.copyto(cell, nxt, where=np.greater(free, dawdle, out=free))
-        yellow -= in_yellow
+        move = np.greater(free, dawdle, out=free)
+        # cell += (nxt - cell) * move: a masked copy would branch on random data, which costs twice as much.
+        nxt -= cell
+        nxt *= move
+        cell += nxt
         reward = waiting.reshape(n, -1).astype(np.float32) @ self._minus_ones
         return reward, np.zeros(n, dtype=bool)
 
     def observe(self, state: TrafficState, rng: np.random.Generator) -> np.ndarray:
-        n = len(state.cell)
-        width = 2 * (self.seg + 1)
-        buf = np.zeros((n, width), dtype=np.float32)
-        cols = self._obs_col.take(state.cell)
-        # Then drop the spare columns (cars out of view), which makes a fresh array: for a batch of one (no row
-        # offsets) a take is the cheapest call; for many, the reshape of a strided view copies faster.
-        if n == 1:
-            buf.put(cols, 1.0)
-            return buf.take(self._keep_cols, axis=1)
-        cols += self._row_offsets(n)
-        buf.ravel()[cols] = 1.0  # buf is fresh and contiguous, so ravel is a view (and this beats put when large)
-        return buf.reshape(n, 2, self.seg + 1)[:, :, : self.seg].reshape(n, 2 * self.seg)
+        n, width = len(state.cell), 2 * self.seg
+        # The n observations, then a spare row whose first element takes every car out of view: a scatter with no
+        # mask, and the observations are a contiguous view of the buffer.
+        buf = np.zeros((n + 1, width), dtype=np.float32)
+        if n == 1:  # no row offsets, so the table can send cars out of view to the spare element itself
+            buf.put(self._obs_index_one.take(state.cell), 1.0)
+        else:
+            index = self._obs_index.take(state.cell)
+            index += self._row_offsets(n)
+            np.minimum(index, n * width, out=index)
+            buf.ravel()[index] = 1.0  # buf is fresh and contiguous, so ravel is a view (and this beats put when large)
+        return buf[:n]
 
     def _row_offsets(self, n: int) -> np.ndarray:
         """Flat offset of each car's row in the observation buffer, ``(n, 2, n_cars)``: adding a full array is much
         faster than broadcasting an ``(n, 1, 1)`` one."""
         rows = self._rows_cache.get(n)
         if rows is None:
-            rows = np.arange(n) * 2 * (self.seg + 1)
+            rows = np.arange(n) * 2 * self.seg
             rows = self._rows_cache[n] = np.repeat(rows, 2 * self.params.n_cars).reshape(n, 2, self.params.n_cars)
         return rows
 
@@ -180,14 +204,17 @@ class TrafficCore(Core):
         n = len(state.cell)
         if n == 1:  # a single env's info must be fresh data every step (Gymnasium's checker insists)
             return {"dset": self._dset_row.copy()}
-        return {"dset": np.broadcast_to(self.dset, (n, len(self.dset)))}
+        rows = self._dset_cache.get(n)
+        if rows is None:  # a read-only view, so one serves every step
+            rows = self._dset_cache[n] = np.broadcast_to(self.dset, (n, len(self.dset)))
+        return {"dset": rows}
 
     # ------------------------------------------------------------------ analysis
     def hidden_state(self, state: TrafficState) -> dict[str, np.ndarray]:
         return {
             "car_pos": self.car_pos(state),
-            "green": state.green.copy(),
-            "yellow_left": state.yellow.copy(),
+            "green": state.green,
+            "yellow_left": state.yellow,
             "hidden_cars": (~self._in_view.take(state.cell)).sum(axis=2),
         }
 
