@@ -178,6 +178,45 @@ def test_max_items_cap_and_uniform_choice():
     assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)
 
 
+@pytest.mark.parametrize("env_id, kwargs", [(MINI, {}), (WH, dict(max_items=5)), (WH, {}), (MINI, dict(max_items=1))])
+def test_appearance_by_mask_and_by_candidates_agree(env_id, kwargs):
+    """A single env draws appearances as a mask over all cells, a batch as a list of candidates: given the same
+    candidates and keys, the two must write the same items (crowded copies, so the cap binds often)."""
+    core = gym.make(env_id, **kwargs).unwrapped.core
+    rng = np.random.default_rng(0)
+    n, k, lifetime = 400, core.n_items, core.params.item_lifetime
+    now = rng.integers(lifetime, 3 * lifetime, n)
+    capped = core.params.max_items is not None and core.params.max_items < k
+    # Births of live items (age < lifetime) and of expired ones; never more live items than the cap.
+    birth = np.full((n, k + 1), EMPTY, dtype=np.int64)
+    birth[:, :k] = np.where(rng.random((n, k)) < 0.5, now[:, None] - rng.integers(0, 2 * lifetime, (n, k)), EMPTY)
+    if capped:
+        live = np.cumsum(birth[:, :k] > (now - lifetime)[:, None], axis=1)
+        birth[:, :k][live > core.params.max_items] = EMPTY
+    new = rng.random((n, k)) < 0.4
+    keys = rng.random((n, k))
+    by_mask, by_candidates = birth.copy(), birth.copy()
+    core._appear_by_mask(by_mask, now, new.copy(), keys if capped else None)
+    flat = np.flatnonzero(new)
+    core._appear_by_candidates(by_candidates, now, flat, keys.ravel()[flat] if capped else None)
+    np.testing.assert_array_equal(by_mask, by_candidates)
+    appeared = (by_mask != birth).sum(axis=1)
+    assert appeared.sum() > 10 and (by_mask[:, k] == EMPTY).all()
+    if capped:
+        present = (by_mask[:, :k] > (now - lifetime)[:, None]).sum(axis=1)
+        assert present.max() == core.params.max_items and (appeared < new.sum(axis=1)).any()
+
+
+def test_appearance_by_candidates_when_keys_tie():
+    """Equal keys within a copy (the fallback from the fast sort): still exactly as many items as there is room."""
+    core = gym.make(MINI).unwrapped.core  # max_items 4
+    birth = np.full((2, core.n_items + 1), EMPTY, dtype=np.int64)
+    birth[:, :3] = 5  # three items present at t = 5: room for one more
+    flat = np.array([3, 4, 5, core.n_items + 3, core.n_items + 4])
+    core._appear_by_candidates(birth, np.array([5, 5]), flat, np.array([0.5, 0.5, 0.5, 0.25, 0.25]))
+    assert ((birth[:, :-1] == 5).sum(axis=1) == 4).all()
+
+
 def test_info_dset_and_core_attribute():
     envs = gym.make_vec(WH, num_envs=5)
     _, info = envs.reset(seed=0)

@@ -142,3 +142,13 @@ class Core(ABC):
     def keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard mapping for :func:`gymnasium.utils.play.play` (pygame key codes to actions)."""
         return {}
+
+
+def dset_info(dset: np.ndarray, num_envs: int) -> dict[str, np.ndarray]:
+    """The ``info`` entry of the cores with an IAM d-set (Warehouse, Traffic): the observation indices that the
+    paper's IAM feeds its recurrent branch, one row per copy. A single env gets a fresh row every step (Gymnasium's
+    checker insists on fresh info data); a batch shares one read-only view, so nothing is allocated per copy and
+    nobody can corrupt it."""
+    if num_envs == 1:
+        return {"dset": dset[None].copy()}
+    return {"dset": np.broadcast_to(dset, (num_envs, len(dset)))}

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State
+from memenvs.envs.core import Core, State, dset_info
 from memenvs.envs.params import check_int, check_probability
 from memenvs.envs.rendering import GridFrame, Marker, Tile
 from memenvs.envs.single import MemoryEnv
@@ -104,9 +104,7 @@ class TrafficCore(Core):
         self._obs_index_one = np.minimum(self._obs_index, 2 * self.seg)
         self._light_next, self._light_phantom = self._light_tables()
         self._rows_cache: dict[int, np.ndarray] = {}
-        self._dset_cache: dict[int, np.ndarray] = {}
         self._minus_ones = np.full(2 * p.n_cars, -1.0, dtype=np.float32)
-        self._dset_row = self.dset[None]
 
     def _light_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """The light as a finite-state machine over codes ``2 * yellow_left + green``, indexed by
@@ -201,13 +199,7 @@ class TrafficCore(Core):
         return rows
 
     def info(self, state: TrafficState) -> dict[str, np.ndarray]:
-        n = len(state.cell)
-        if n == 1:  # a single env's info must be fresh data every step (Gymnasium's checker insists)
-            return {"dset": self._dset_row.copy()}
-        rows = self._dset_cache.get(n)
-        if rows is None:  # a read-only view, so one serves every step
-            rows = self._dset_cache[n] = np.broadcast_to(self.dset, (n, len(self.dset)))
-        return {"dset": rows}
+        return dset_info(self.dset, len(state.cell))
 
     # ------------------------------------------------------------------ analysis
     def hidden_state(self, state: TrafficState) -> dict[str, np.ndarray]:

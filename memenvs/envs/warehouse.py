@@ -12,7 +12,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State
+from memenvs.envs.core import Core, State, dset_info
 from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability
 from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
@@ -119,7 +119,10 @@ def bernoulli_mask(
 
 
 def count_rows(mask: np.ndarray) -> np.ndarray:
-    """Number of True per row of a 2-D bool array (a float32 mat-vec product: much faster than a row-wise sum)."""
+    """Number of True per row of a 2-D bool array: a float32 mat-vec product, much faster than a row-wise sum; for
+    one row (a single env) a plain count, which is a quarter of the calls."""
+    if len(mask) == 1:
+        return np.array([np.count_nonzero(mask)])
     return (mask.astype(np.float32) @ np.ones(mask.shape[1], dtype=np.float32)).astype(np.int64)
 
 
@@ -127,10 +130,11 @@ class WarehouseCore(Core):
     """Batched warehouse dynamics.
 
     The robot moves by a lookup table ``next_cell[cell * 4 + action]`` built from the ``moves`` rule, so a step is
-    one table look-up for the robot, one gather/scatter on the item birth times for collection, and a few whole-array
+    one table look-up for the robot, one gather/scatter on the item birth times for collection, and a few array
     operations for appearance (ageing and expiry cost nothing, see :class:`WarehouseState`); nothing loops over
     copies. Appearances are drawn as one Bernoulli process over all ``N * n_items`` cells by geometric gaps between
-    successive candidates, about ``p_item`` draws per cell instead of one uniform per cell.
+    successive candidates, about ``p_item`` draws per cell instead of one uniform per cell, and a batch then works
+    on the list of candidates only.
     """
 
     Params = WarehouseParams
@@ -164,11 +168,10 @@ class WarehouseCore(Core):
         #: Shortest number of steps between any two cells under the movement rule (-1 where unreachable).
         self.distance = self._distances()
         # Per-step work at N = 1 is dominated by the fixed cost of each NumPy call, so the hot path uses tables that
-        # save calls: a 2-D view of the move table (one fancy index instead of ``pos * 4 + action`` and a take), the
-        # one-hot robot rows of the observation (one take builds them), and the d-set row the single env copies.
+        # save calls: a 2-D view of the move table (one fancy index instead of ``pos * 4 + action`` and a take) and
+        # the one-hot robot rows of the observation (one take builds them).
         self._move = self.next_cell.reshape(self.n_cells, 4)
         self._obs_robot = np.eye(self.n_cells, self.n_cells + self.n_items, dtype=np.float32)
-        self._dset_row = self.dset[None]
         self._row_offset_cache: dict[int, np.ndarray] = {}
         self._scratch_cache: dict[int, np.ndarray] = {}
 
@@ -237,38 +240,70 @@ class WarehouseCore(Core):
     def _appear(self, birth: np.ndarray, now: np.ndarray, rng: np.random.Generator) -> None:
         """Every item cell empty at time ``now`` (per copy) gets an item born at ``now`` with probability
         ``p_item``, keeping at most ``max_items`` items per copy; ``birth`` (with its extra column) changes in
-        place."""
+        place.
+
+        Where a copy has more candidates than room, those with the smallest keys (one uniform per candidate, drawn
+        whether or not any copy overflows, so the draws never depend on it) appear: a uniformly random subset of
+        the size there is room for. Few cells (a single env) are handled as a mask over all cells, the fewest NumPy
+        calls; many as a list of candidates, about ``p_item`` of the cells (the two agree; see the tests).
+        """
         n, k = len(birth), self.n_items
         p = self.params.p_item
         if p <= 0.0 or n == 0:
             return
         new, keys, flat = bernoulli_mask((n, k), p, rng)
-        cap = self.params.max_items
-        capped = cap is not None and cap < k
-        if capped:
-            if keys is None:
-                # One key per candidate, drawn whether or not any copy overflows, so the draws never depend on it.
-                keys = np.full((n, k), 2.0)
-                keys.ravel()[flat] = rng.random(len(flat))
-            if not new.any():  # common for a single env; skips the counting below
-                return
-        live = birth[:, :k]
+        capped = self.params.max_items is not None and self.params.max_items < k
+        if flat is None:
+            if np.count_nonzero(new):  # most steps of a single env have no candidate
+                self._appear_by_mask(birth, now, new, keys if capped else None)
+        else:
+            self._appear_by_candidates(birth, now, flat, rng.random(len(flat)) if capped else None)
+
+    def _appear_by_mask(self, birth: np.ndarray, now: np.ndarray, new: np.ndarray, keys: np.ndarray | None) -> None:
+        """:meth:`_appear` given the ``(n, n_items)`` mask of candidates ``new`` and their keys (None: no cap)."""
+        k = self.n_items
         # Compared over the whole contiguous ``birth`` into a scratch buffer: on a strided view NumPy runs one short
         # inner loop per row, several times slower for a large batch.
-        free = np.less_equal(birth, (now - self.params.item_lifetime)[:, None], out=self._scratch(n))[:, :k]
+        free = np.less_equal(birth, (now - self.params.item_lifetime)[:, None], out=self._scratch(len(birth)))[:, :k]
         new &= free
-        if capped:
-            room = count_rows(free) - (k - cap)  # >= 0: at most cap items ever exist
-            new &= (room > 0)[:, None]
-            over = np.flatnonzero(count_rows(new) > room)
+        if keys is not None:
+            cap = self.params.max_items
+            # A copy overflows when its items plus its candidates exceed the cap; as candidates are free cells, that
+            # sum counts the cells that are not free or have a candidate (free <= new, for bools).
+            over = np.flatnonzero(count_rows(np.less_equal(free, new)) > cap)
             if over.size:
-                # Where a copy has more candidates than room, those with the smallest keys appear: a uniformly
-                # random subset of the size there is room for.
-                rows = slice(None) if over.size == n else over  # a view when every copy overflows (a single env)
+                rows = slice(None) if over.size == len(birth) else over  # a view when every copy overflows
+                room = count_rows(free[rows]) - (k - cap)  # >= 0: at most cap items ever exist
                 sub = np.where(new[rows], keys[rows], 2.0)
-                kth = np.sort(sub, axis=1)[np.arange(len(over)), room[rows]]
+                kth = np.sort(sub, axis=1)[np.arange(len(over)), room]
                 new[rows] &= sub < kth[:, None]
-        np.copyto(live, now[:, None], where=new)
+        np.copyto(birth[:, :k], now[:, None], where=new)
+
+    def _appear_by_candidates(
+        self, birth: np.ndarray, now: np.ndarray, flat: np.ndarray, keys: np.ndarray | None
+    ) -> None:
+        """:meth:`_appear` given the candidates' flat indices into ``(n, n_items)``, ascending, and their keys
+        (None: no cap)."""
+        k = self.n_items
+        row = flat // k
+        slot = flat + row  # flat index into ``birth``, which has one extra column
+        deadline = (now - self.params.item_lifetime).take(row)
+        free = birth.take(slot) <= deadline
+        slot, row = slot[free], row[free]
+        if keys is not None:
+            keys, deadline = keys[free], deadline[free]
+            room = self.params.max_items - count_rows(np.greater(birth.take(row, axis=0)[:, :k], deadline[:, None]))
+            # Rank of each candidate among its copy's candidates by key; the first ``room`` of each copy appear. As
+            # keys are in [0, 1), ``row + keys`` sorts by copy then key (a quarter of lexsort's time) unless rounding
+            # made two sums equal: rounding keeps order, so only a tie can mislead, and then lexsort decides.
+            order = np.argsort(row + keys)
+            if not np.all(np.diff((row + keys).take(order))):
+                order = np.lexsort((keys, row))
+            row_sorted = row.take(order)
+            rank = np.arange(len(order)) - np.searchsorted(row_sorted, row_sorted)
+            keep = order[rank < room.take(order)]
+            slot, row = slot.take(keep), row.take(keep)
+        birth.put(slot, now.take(row))
 
     def step(
         self, state: WarehouseState, action: np.ndarray, rng: np.random.Generator
@@ -312,11 +347,7 @@ class WarehouseCore(Core):
         return obs
 
     def info(self, state: WarehouseState) -> dict[str, np.ndarray]:
-        n = len(state.pos)
-        if n == 1:  # a single env's info must be fresh data every step (Gymnasium's checker insists)
-            return {"dset": self._dset_row.copy()}
-        # The vector env shares one read-only view: no allocation per step, and nobody can corrupt it.
-        return {"dset": np.broadcast_to(self.dset, (n, self.n_items))}
+        return dset_info(self.dset, len(state.pos))
 
     # ------------------------------------------------------------------ analysis
     def hidden_state(self, state: WarehouseState) -> dict[str, np.ndarray]:
