@@ -19,6 +19,31 @@ from gymnasium.vector import AutoresetMode
 import memenvs  # noqa: F401  (registers the ids)
 
 
+def config_id(env_id: str, kwargs: dict[str, Any]) -> str:
+    """A readable pytest id for one configuration: the env's name (no namespace, no version), then its kwargs."""
+    name = env_id.split("/")[-1].rsplit("-v", 1)[0]
+    return name + "".join((":" if i == 0 else ",") + f"{k}={v}" for i, (k, v) in enumerate(kwargs.items()))
+
+
+def contract_tests(configs: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Any]:
+    """The two tests every env module runs over its ``(env_id, kwargs)`` configurations: Gymnasium's and SB3's
+    checkers (:func:`check_checkers`) and the memenvs contract (:func:`check_all`). In a test module::
+
+        test_checkers, test_contract = contract.contract_tests(CONFIGS)
+    """
+    parametrize = pytest.mark.parametrize("env_id,kwargs", configs, ids=[config_id(e, k) for e, k in configs])
+
+    @parametrize
+    def test_checkers(env_id: str, kwargs: dict[str, Any]) -> None:
+        check_checkers(env_id, **kwargs)
+
+    @parametrize
+    def test_contract(env_id: str, kwargs: dict[str, Any]) -> None:
+        check_all(env_id, **kwargs)
+
+    return test_checkers, test_contract
+
+
 def rollout(env: gym.Env, seed: int, n_steps: int, action_seed: int = 123) -> list[tuple]:
     """Run seeded random actions for ``n_steps`` (resetting at episode ends); return every transition."""
     rng = np.random.default_rng(action_seed)

@@ -37,19 +37,11 @@ CONFIGS = [
     (RANDOM, dict(size=16, view=1)),
     (RANDOM, dict(size=6, generator="wilson")),
 ]
-IDS = [e.split("/")[1][:-3] + ":" + ",".join(f"{k}={v}" for k, v in c.items()) for e, c in CONFIGS]
 N, E, S, W = 0, 1, 2, 3
 
 
 # ----------------------------------------------------------------------------- contract
-@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
-def test_checkers(env_id, kwargs):
-    contract.check_checkers(env_id, **kwargs)
-
-
-@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
-def test_contract(env_id, kwargs):
-    contract.check_all(env_id, **kwargs)
+test_checkers, test_contract = contract.contract_tests(CONFIGS)
 
 
 @pytest.mark.parametrize("env_id,kwargs", [(MAZE, {}), (BLIND, {}), (RANDOM, dict(size=4))], ids=["m", "b", "r"])

@@ -14,17 +14,9 @@ CONFIGS = [
     dict(tasks=("long_pole", "weak_force"), switch_every=2, schedule="random", task_in_obs=True),
     dict(tasks=("high_gravity",), max_steps=40),
 ]
-IDS = ["default", "cycle3", "random-obs", "single-task"]
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_checkers(kwargs):
-    contract.check_checkers(ID, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_contract(kwargs):
-    contract.check_all(ID, **kwargs)
+test_checkers, test_contract = contract.contract_tests([(ID, kwargs) for kwargs in CONFIGS])
 
 
 def test_render_modes():

@@ -19,18 +19,10 @@ CONFIGS = [
     dict(length=6, corridor_noise=0.2),
     dict(length=8, max_steps=12),
 ]
-IDS = [",".join(f"{k}={v}" for k, v in c.items()) for c in CONFIGS]
 ID = "memenvs/TMaze-v0"
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_checkers(kwargs):
-    contract.check_checkers(ID, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_contract(kwargs):
-    contract.check_all(ID, **kwargs)
+test_checkers, test_contract = contract.contract_tests([(ID, kwargs) for kwargs in CONFIGS])
 
 
 @pytest.mark.parametrize("kwargs", [dict(length=3), dict(length=4, variant="active")], ids=["bakker", "active"])

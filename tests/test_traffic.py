@@ -15,17 +15,9 @@ CONFIGS = [
     dict(n_cars=29, p_slow=1.0),
     dict(segment_length=20, hidden_length=40, n_cars=12, yellow_steps=5, p_slow=0.3),
 ]
-IDS = [",".join(f"{k}={v}" for k, v in c.items()) or "default" for c in CONFIGS]
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_checkers(kwargs):
-    contract.check_checkers(ID, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_contract(kwargs):
-    contract.check_all(ID, **kwargs)
+test_checkers, test_contract = contract.contract_tests([(ID, kwargs) for kwargs in CONFIGS])
 
 
 def test_render_modes():

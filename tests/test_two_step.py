@@ -20,7 +20,6 @@ CONFIGS = [
     dict(n_trials=4, max_steps=5),
     dict(variant="daw2011", n_trials=5, drift_sd=0.4, reward_bounds=(0.1, 0.3)),
 ]
-IDS = ["wang2018", "wang2016", "daw2011", "short", "truncated", "daw-wild"]
 
 
 def z_ok(observed: float, p: float, n: int, z: float = 4.5) -> bool:
@@ -28,14 +27,7 @@ def z_ok(observed: float, p: float, n: int, z: float = 4.5) -> bool:
     return abs(observed - p) <= z * np.sqrt(p * (1 - p) / n)
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_checkers(kwargs):
-    contract.check_checkers(ID, **kwargs)
-
-
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=IDS)
-def test_contract(kwargs):
-    contract.check_all(ID, **kwargs)
+test_checkers, test_contract = contract.contract_tests([(ID, kwargs) for kwargs in CONFIGS])
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(variant="daw2011")], ids=["wang", "daw"])

@@ -18,17 +18,9 @@ CONFIGS = [
     (MINI, dict(moves="shelves", p_item=0.5)),
     (WH, dict(p_item=1.0, moves="cross", corner_items=False)),
 ]
-IDS = [f"{i.split('/')[1]}:" + ",".join(f"{k}={v}" for k, v in kw.items()) for i, kw in CONFIGS]
 
 
-@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
-def test_checkers(env_id, kwargs):
-    contract.check_checkers(env_id, **kwargs)
-
-
-@pytest.mark.parametrize("env_id,kwargs", CONFIGS, ids=IDS)
-def test_contract(env_id, kwargs):
-    contract.check_all(env_id, **kwargs)
+test_checkers, test_contract = contract.contract_tests(CONFIGS)
 
 
 @pytest.mark.parametrize("env_id", [WH, MINI])
