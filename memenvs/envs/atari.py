@@ -13,7 +13,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from memenvs.envs.params import build_params, check_float, check_int, check_probability
+from memenvs.envs.params import build_params, check_float, check_int, check_probability, normalise
 from memenvs.wrappers.flicker import FlickerObservation
 
 __all__ = ["FlickeringAtariParams", "AgentView", "make_flickering_atari", "atari_games"]
@@ -45,14 +45,14 @@ class FlickeringAtariParams:
     def __post_init__(self) -> None:
         if not isinstance(self.game, str) or not self.game:
             raise ValueError(f"game must be an ALE game name such as 'pong' or 'Breakout', got {self.game!r}")
-        object.__setattr__(self, "p", check_probability("p", self.p))
+        normalise(self, "p", check_probability)
         for name in ("flicker_on_reset", "terminal_on_life_loss", "full_action_space"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        object.__setattr__(self, "frame_stack", check_int("frame_stack", self.frame_stack, 1, 64))
-        object.__setattr__(self, "noop_max", check_int("noop_max", self.noop_max, 0))
-        object.__setattr__(self, "frame_skip", check_int("frame_skip", self.frame_skip, 1))
-        object.__setattr__(self, "screen_size", check_int("screen_size", self.screen_size, 8, 1024))
+        normalise(self, "frame_stack", check_int, 1, 64)
+        normalise(self, "noop_max", check_int, 0)
+        normalise(self, "frame_skip", check_int, 1)
+        normalise(self, "screen_size", check_int, 8, 1024)
         object.__setattr__(
             self,
             "repeat_action_probability",
@@ -60,7 +60,7 @@ class FlickeringAtariParams:
         )
         frames = check_int("max_num_frames_per_episode", self.max_num_frames_per_episode, 1)
         object.__setattr__(self, "max_num_frames_per_episode", frames)
-        object.__setattr__(self, "render_scale", check_int("render_scale", self.render_scale, 1, 16))
+        normalise(self, "render_scale", check_int, 1, 16)
 
 
 def _import_atari() -> Any:

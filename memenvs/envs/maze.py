@@ -28,7 +28,7 @@ from memenvs.envs.maze_generation import (
     parse_maze,
     wilson_openings,
 )
-from memenvs.envs.params import check_choice, check_float, check_int, check_optional_int
+from memenvs.envs.params import check_choice, check_float, check_int, check_optional_int, normalise
 from memenvs.envs.rendering import GridFrame, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -234,9 +234,9 @@ class Maze4x4Params:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "random_start", _check_bool("random_start", self.random_start))
+        normalise(self, "random_start", _check_bool)
         object.__setattr__(self, "step_cost", _check_step_cost(self.step_cost))
-        object.__setattr__(self, "max_steps", check_optional_int("max_steps", self.max_steps, 1))
+        normalise(self, "max_steps", check_optional_int, 1)
 
 
 @dataclasses.dataclass
@@ -392,13 +392,13 @@ class RandomMazeParams:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "size", check_int("size", self.size, 2))
-        object.__setattr__(self, "view", check_int("view", self.view, 0, self.size))
+        normalise(self, "size", check_int, 2)
+        normalise(self, "view", check_int, 0, self.size)
         check_choice("regenerate", self.regenerate, REGENERATE)
-        object.__setattr__(self, "maze_seed", check_int("maze_seed", self.maze_seed, 0))
+        normalise(self, "maze_seed", check_int, 0)
         check_choice("generator", self.generator, GENERATORS)
         object.__setattr__(self, "step_cost", _check_step_cost(self.step_cost))
-        object.__setattr__(self, "max_steps", check_optional_int("max_steps", self.max_steps, 1))
+        normalise(self, "max_steps", check_optional_int, 1)
 
 
 @dataclasses.dataclass

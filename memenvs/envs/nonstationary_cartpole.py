@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memenvs.envs.core import Core, State
-from memenvs.envs.params import check_choice, check_int, check_optional_int
+from memenvs.envs.params import check_choice, check_int, check_optional_int, normalise
 from memenvs.envs.rendering import Frame
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -68,12 +68,12 @@ class NonstationaryCartPoleParams:
         for name in tasks:
             check_choice("tasks entry", name, TASK_NAMES)
         object.__setattr__(self, "tasks", tuple(tasks))
-        object.__setattr__(self, "switch_every", check_int("switch_every", self.switch_every, 1))
+        normalise(self, "switch_every", check_int, 1)
         check_choice("schedule", self.schedule, SCHEDULES)
         if not isinstance(self.task_in_obs, (bool, np.bool_)):  # check_choice would take 0, 1 and 1.0 for bools
             raise ValueError(f"task_in_obs must be True or False, got {self.task_in_obs!r}")
         object.__setattr__(self, "task_in_obs", bool(self.task_in_obs))
-        object.__setattr__(self, "max_steps", check_optional_int("max_steps", self.max_steps, 1))
+        normalise(self, "max_steps", check_optional_int, 1)
 
 
 @dataclasses.dataclass

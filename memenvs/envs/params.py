@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -56,6 +56,12 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
 def check_optional_int(name: str, value: Any, low: int | None = None) -> int | None:
     """Like :func:`check_int`, but ``None`` is allowed and returned unchanged."""
     return None if value is None else check_int(name, value, low)
+
+
+def normalise(params: Any, name: str, check: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Validate field ``name`` of a frozen params dataclass with ``check(name, value, *args, **kwargs)`` and store
+    the normalised value (an ``int`` for an integer-valued numpy scalar, and so on); for ``__post_init__``."""
+    object.__setattr__(params, name, check(name, getattr(params, name), *args, **kwargs))
 
 
 def build_params(params_class: type[P], kwargs: dict[str, Any], env_name: str) -> P:

@@ -7,7 +7,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memenvs.envs.core import Core, State
-from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability
+from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -34,10 +34,10 @@ class TMazeParams:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "length", check_int("length", self.length, 1))
+        normalise(self, "length", check_int, 1)
         check_choice("variant", self.variant, VARIANTS)
-        object.__setattr__(self, "corridor_noise", check_probability("corridor_noise", self.corridor_noise))
-        object.__setattr__(self, "max_steps", check_optional_int("max_steps", self.max_steps, 1))
+        normalise(self, "corridor_noise", check_probability)
+        normalise(self, "max_steps", check_optional_int, 1)
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memenvs.envs.core import Core, State, dset_info
-from memenvs.envs.params import check_int, check_probability
+from memenvs.envs.params import check_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -35,13 +35,13 @@ class TrafficParams:
     max_steps: int = 250
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segment_length", check_int("segment_length", self.segment_length, 2, 200))
-        object.__setattr__(self, "hidden_length", check_int("hidden_length", self.hidden_length, 1, 1000))
+        normalise(self, "segment_length", check_int, 2, 200)
+        normalise(self, "hidden_length", check_int, 1, 1000)
         ring = self.segment_length + self.hidden_length
-        object.__setattr__(self, "n_cars", check_int("n_cars", self.n_cars, 1, ring - 1))
-        object.__setattr__(self, "p_slow", check_probability("p_slow", self.p_slow))
-        object.__setattr__(self, "yellow_steps", check_int("yellow_steps", self.yellow_steps, 0, 100))
-        object.__setattr__(self, "max_steps", check_int("max_steps", self.max_steps, 1))
+        normalise(self, "n_cars", check_int, 1, ring - 1)
+        normalise(self, "p_slow", check_probability)
+        normalise(self, "yellow_steps", check_int, 0, 100)
+        normalise(self, "max_steps", check_int, 1)
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memenvs.envs.core import Core, State
-from memenvs.envs.params import check_choice, check_float, check_int, check_optional_int, check_probability
+from memenvs.envs.params import check_choice, check_float, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import Frame
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -75,7 +75,7 @@ class TwoStepParams:
                 values[name] = check_probability(name, values[name])
         for name, value in values.items():
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "max_steps", check_optional_int("max_steps", self.max_steps, 1))
+        normalise(self, "max_steps", check_optional_int, 1)
 
 
 def _check_bounds(value: Any) -> tuple[float, float]:

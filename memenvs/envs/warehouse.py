@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 
 from memenvs.envs.core import Core, State, dset_info
-from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability
+from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
@@ -42,11 +42,11 @@ class WarehouseParams:
     corner_items: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "size", check_int("size", self.size, 3, 63))
-        object.__setattr__(self, "p_item", check_probability("p_item", self.p_item))
-        object.__setattr__(self, "item_lifetime", check_int("item_lifetime", self.item_lifetime, 1, 10_000))
-        object.__setattr__(self, "max_steps", check_int("max_steps", self.max_steps, 1))
-        object.__setattr__(self, "max_items", check_optional_int("max_items", self.max_items, 1))
+        normalise(self, "size", check_int, 3, 63)
+        normalise(self, "p_item", check_probability)
+        normalise(self, "item_lifetime", check_int, 1, 10_000)
+        normalise(self, "max_steps", check_int, 1)
+        normalise(self, "max_items", check_optional_int, 1)
         check_choice("moves", self.moves, MOVES)
         check_choice("reward", self.reward, REWARDS)
         if not isinstance(self.corner_items, (bool, np.bool_)):
