@@ -1,22 +1,30 @@
 """Memory baselines for Stable-Baselines3 (imported as ``memenvs.baselines``; needs the ``baselines`` extra).
 
 * :func:`make_model` / :func:`evaluate` — a configured SB3 model for (baseline, env id) and its evaluation.
-* :class:`~memenvs.baselines.policies.MemoryActorCriticPolicy` — any memory core (LSTM, GRU, IAM, your own) inside
-  sb3-contrib's ``RecurrentPPO``, with a whole-sequence training path and complete ``save``/``load``.
-* :mod:`~memenvs.baselines.cores` — the cores; :mod:`~memenvs.baselines.hyperparams` — the one table of defaults.
+* :class:`~memenvs.baselines.policies.memory_policy.MemoryActorCriticPolicy` — any memory core (LSTM, GRU, IAM, your
+  own) inside sb3-contrib's ``RecurrentPPO``, with a whole-sequence training path and complete ``save``/``load``.
+* :mod:`~memenvs.baselines.hyperparams` — the one table of defaults.
 * ``python -m memenvs.baselines.bench`` — steps/s of sb3-contrib's ``MlpLstmPolicy`` vs the memenvs LSTM policy.
+
+Layout, by kind: :mod:`.models` (``make_model``) and :mod:`.evaluation` (``evaluate``), the entry point;
+:mod:`.hyperparams`; :mod:`.vec_wrappers` (the SB3 VecEnv wrappers a baseline names); :mod:`.policies` (memory cores,
+feature extractors, the policies); :mod:`.algorithms` (training-time mechanisms); :mod:`.compare` (the comparison
+runner, ``memenvs compare``); :mod:`.experiments` (published reproductions, ``memenvs reproduce NAME``).
 """
 
-from memenvs.baselines.api import EvalResult, env_dset, evaluate, make_model
-from memenvs.baselines.cores import CORES, GRUCore, IAMCore, LSTMCore, MemoryCore
-from memenvs.baselines.hyperparams import BASELINES, Baseline, env_family, resolve
-from memenvs.baselines.policies import MemoryActorCriticPolicy
-from memenvs.baselines.regularizer_memory import (
+from .algorithms.recurrent_a2c import RecurrentA2C
+from .algorithms.regularizer_memory import (
     RegularizerConfig, RegularizerMemory, RegularizerMemoryCallback, regularizer_memory,
 )
-from memenvs.baselines.meta_lstm import MetaLSTMPolicy, RecurrentA2C, VecPreviousActionReward
-from memenvs.baselines.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy, FastSlowTowers
-from memenvs.baselines.adapt import AdaptResult, block_schedule, evaluate_adapting
+from .algorithms.test_time_adaptation import AdaptResult, block_schedule, evaluate_adapting
+from .evaluation import EvalResult, evaluate
+from .hyperparams import BASELINES, Baseline, env_family, resolve
+from .models import env_dset, make_model
+from .policies.cores import CORES, GRUCore, IAMCore, LSTMCore, MemoryCore
+from .policies.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy, FastSlowTowers
+from .policies.memory_policy import MemoryActorCriticPolicy
+from .policies.meta_lstm import MetaLSTMPolicy
+from .vec_wrappers import VecPreviousActionReward
 
 __all__ = [
     "BASELINES",

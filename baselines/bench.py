@@ -23,7 +23,7 @@ from typing import Any
 import torch as th
 from sb3_contrib import RecurrentPPO
 
-from memenvs.baselines.policies import MemoryActorCriticPolicy
+from memenvs.baselines.policies.memory_policy import MemoryActorCriticPolicy
 
 
 def train_speed(policy: Any, policy_kwargs: dict[str, Any], args: argparse.Namespace) -> float:

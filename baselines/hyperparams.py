@@ -6,7 +6,7 @@ VecEnv wrappers. :data:`BASELINES` holds each baseline's generic defaults; :data
 of the family). :func:`resolve` merges them, nested dicts key by key. Families come from the env id
 (:func:`env_family`). Later baselines (meta-LSTM, fast/slow, regularizer memory) add rows here.
 
-This module imports nothing heavy; classes are named by strings and resolved in :mod:`memenvs.baselines.api`.
+This module imports nothing heavy; classes are named by strings and resolved in :mod:`memenvs.baselines.models`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 @dataclasses.dataclass(frozen=True)
 class Baseline:
     """A baseline: ``algorithm`` (``"PPO"``, ``"A2C"``, ``"RecurrentPPO"``), ``policy`` (an SB3 policy name such as
-    ``"MlpPolicy"``, or ``"memory"`` for :class:`~memenvs.baselines.policies.MemoryActorCriticPolicy`),
+    ``"MlpPolicy"``, or ``"memory"`` for :class:`~memenvs.baselines.policies.memory_policy.MemoryActorCriticPolicy`),
     ``policy_kwargs``, ``algo_kwargs`` and ``wrappers`` (``(name, kwargs)`` pairs from
-    :data:`memenvs.baselines.features.WRAPPERS`, applied innermost first)."""
+    :data:`memenvs.baselines.vec_wrappers.WRAPPERS`, applied innermost first)."""
 
     name: str
     summary: str

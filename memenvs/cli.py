@@ -170,9 +170,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- parser
 def cmd_reproduce(args: argparse.Namespace) -> None:
     # Imported here: the baselines need torch and SB3, which `memenvs list` and friends must not.
-    from memenvs.baselines import reproduce
-
-    reproduce.main([args.experiment, *args.options])
+    try:
+        from memenvs.baselines import experiments
+    except ImportError as err:
+        raise CLIError(f'reproduce needs the baselines extra (pip install "memenvs[baselines]"): {err}') from err
+    try:
+        experiments.experiment_module(args.experiment)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    experiments.run(args.experiment, args.options)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,10 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("reproduce", help="reproduce a paper with the baselines (two-step: Wang et al. 2018)",
-                       description="Options after the experiment go to python -m memenvs.baselines.reproduce "
-                       "(--episodes, --n-envs, --max-minutes, --out, --resume, ...).")
-    p.add_argument("experiment", choices=["two-step", "two_step"])
+    p = sub.add_parser("reproduce", help="reproduce a published experiment with the baselines",
+                       description="Run one reproduction of memenvs.baselines.experiments; options after its name go "
+                       "to it (memenvs reproduce NAME --help lists them).")
+    p.add_argument("experiment", metavar="NAME", help="two-step (Wang et al. 2018), fast-slow-switch (test-time "
+                   "learning after a goal switch) or regularizer-forgetting (non-stationary CartPole)")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the reproduction")
     p.set_defaults(func=cmd_reproduce)
     return parser

@@ -16,8 +16,8 @@ import memenvs  # noqa: E402,F401
 from memenvs.baselines import (  # noqa: E402
     BASELINES, IAMCore, MemoryActorCriticPolicy, env_dset, env_family, evaluate, make_model, resolve,
 )
-from memenvs.baselines.cores import GRUCore, LSTMCore  # noqa: E402
-from memenvs.baselines.policies import process_sequence  # noqa: E402
+from memenvs.baselines.policies.cores import GRUCore, LSTMCore  # noqa: E402
+from memenvs.baselines.policies.memory_policy import process_sequence  # noqa: E402
 
 TMAZE = "memenvs/TMaze-v0"
 PASSIVE = {"variant": "passive", "length": 4}

@@ -18,7 +18,7 @@ import gymnasium as gym  # noqa: E402
 
 import memenvs  # noqa: E402,F401
 from memenvs.baselines import compare as cmp  # noqa: E402
-from memenvs.baselines import report  # noqa: E402
+from memenvs.baselines.compare import report, running, saved_models  # noqa: E402
 from memenvs.cli import build_parser, main  # noqa: E402
 
 ENV = "memenvs/TMaze-v0:variant=passive,length=3"
@@ -133,7 +133,7 @@ def test_resume_skips_finished_runs(tiny, monkeypatch):
         calls.append(spec)
         return fake_payload(spec)
 
-    monkeypatch.setattr(cmp, "execute", counting)
+    monkeypatch.setattr(running, "execute", counting)
     result = cmp.compare(out=out, workers=1, **{**TINY, "seeds": [0, 1, 2]})
     assert [(s.baseline, s.seed) for s in calls] == [("mlp", 2), ("gru", 2)]
     assert sorted(result.skipped) == sorted(before) and len(result.rows) == 6
@@ -153,12 +153,12 @@ def test_ctrl_c_keeps_finished_runs_and_rerun_resumes(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return fake_payload(spec)
 
-    monkeypatch.setattr(cmp, "execute", interrupted_on_third)
+    monkeypatch.setattr(running, "execute", interrupted_on_third)
     result = cmp.compare(out=tmp_path, workers=1, **TINY)
     assert result.interrupted and len(result.rows) == 2
     assert len(json.loads((tmp_path / "runs.json").read_text())["runs"]) == 2
     assert len(list((tmp_path / "runs").glob("*/result.json"))) == 2
-    monkeypatch.setattr(cmp, "execute", fake_payload)
+    monkeypatch.setattr(running, "execute", fake_payload)
     resumed = cmp.compare(out=tmp_path, workers=1, **TINY)
     assert not resumed.interrupted and len(resumed.skipped) == 2 and len(resumed.rows) == 4
 
@@ -169,7 +169,7 @@ def test_a_failing_run_is_reported_and_not_stored(tmp_path, monkeypatch, capsys)
             raise RuntimeError("boom")
         return fake_payload(spec)
 
-    monkeypatch.setattr(cmp, "execute", broken)
+    monkeypatch.setattr(running, "execute", broken)
     result = cmp.compare(out=tmp_path, workers=1, **TINY)
     assert len(result.failures) == 2 and all("boom" in tb for tb in result.failures.values())
     assert [r["baseline"] for r in result.rows] == ["mlp", "mlp"]
@@ -200,7 +200,7 @@ def test_bad_arguments_fail_before_any_training(change, match, tmp_path, monkeyp
     def never(spec, progress=None):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(cmp, "execute", never)
+    monkeypatch.setattr(running, "execute", never)
     with pytest.raises(cmp.CompareError, match=match):
         cmp.compare(out=tmp_path / "o", **{**TINY, **change})
     assert not (tmp_path / "o").exists()
@@ -232,7 +232,7 @@ def test_iam_gets_a_learned_dset_on_envs_without_one():
 
 # ------------------------------------------------------------------ sweep
 def test_sweep_expands_runs_and_reports_the_longest_solved_length(tmp_path, monkeypatch):
-    monkeypatch.setattr(cmp, "execute", fake_payload)
+    monkeypatch.setattr(running, "execute", fake_payload)
     result = cmp.compare(out=tmp_path, workers=1, **{**TINY, "envs": ["memenvs/TMaze-v0:variant=passive"],
                                                      "sweep": "length=10,20,50"})
     assert result.total == 3 * 2 * 2
@@ -299,14 +299,14 @@ def test_model_policy_resets_memory_each_episode_and_replays_wrappers(tiny, monk
         return original(obs, state=state, episode_start=episode_start, deterministic=deterministic)
 
     monkeypatch.setattr(model, "predict", spy)
-    monkeypatch.setattr(cmp, "load_model", lambda path: model)
+    monkeypatch.setattr(saved_models, "load_model", lambda path: model)
     frames, returns, _ = cmp.render_model("unused.zip", episodes=2)
     assert starts == [True, False, False, False] * 2 and len(returns) == 2
     assert states[0] is None and states[4] is None and states[1] is not None  # memory cleared per episode
 
     stacked = make_model("framestack", "memenvs/TMaze-v0", n_envs=1, env_kwargs={"variant": "passive", "length": 3},
                          wrappers=[("frame_stack", {"n_stack": 3})])
-    env = cmp._Tap(gym.make("memenvs/TMaze-v0", variant="passive", length=3, render_mode="rgb_array"))
+    env = saved_models._Tap(gym.make("memenvs/TMaze-v0", variant="passive", length=3, render_mode="rgb_array"))
     seen = []
     monkeypatch.setattr(stacked, "predict", lambda x, **kw: (seen.append(x.copy()), (np.array([1]), None))[1])
     policy = cmp.ModelPolicy(stacked, env)

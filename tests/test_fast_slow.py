@@ -18,8 +18,8 @@ from stable_baselines3.common.utils import update_learning_rate  # noqa: E402
 from memenvs.baselines import (  # noqa: E402
     FastSlowActorCriticPolicy, FastSlowRecurrentPolicy, FastSlowTowers, block_schedule, evaluate_adapting, make_model,
 )
-from memenvs.baselines.adapt import make_task_vec  # noqa: E402
-from memenvs.baselines.fast_slow import (  # noqa: E402
+from memenvs.baselines.algorithms.test_time_adaptation import make_task_vec  # noqa: E402
+from memenvs.baselines.policies.fast_slow import (  # noqa: E402
     DEFAULT_LR_SCALES, LRScaleMixin, effective_learning_rates, parameter_groups, scaled_optimizer_class,
 )
 from memenvs.sb3 import make_vec_env  # noqa: E402

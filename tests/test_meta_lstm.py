@@ -19,13 +19,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 import memenvs  # noqa: E402,F401
 from memenvs.baselines import make_model, resolve  # noqa: E402
-from memenvs.baselines.cores import MemoryCore  # noqa: E402
-from memenvs.baselines.features import WRAPPERS  # noqa: E402
-from memenvs.baselines.meta_lstm import (  # noqa: E402
-    MetaLSTMPolicy, RecurrentA2C, VecPreviousActionReward, WholeSequenceRolloutBuffer,
-)
-from memenvs.baselines.policies import MemoryActorCriticPolicy  # noqa: E402
-from memenvs.baselines.reproduce import play_frozen, reproduce_two_step  # noqa: E402
+from memenvs.baselines.algorithms.recurrent_a2c import RecurrentA2C, WholeSequenceRolloutBuffer  # noqa: E402
+from memenvs.baselines.experiments.two_step import play_frozen, reproduce_two_step  # noqa: E402
+from memenvs.baselines.policies.cores import MemoryCore  # noqa: E402
+from memenvs.baselines.policies.memory_policy import MemoryActorCriticPolicy  # noqa: E402
+from memenvs.baselines.policies.meta_lstm import MetaLSTMPolicy  # noqa: E402
+from memenvs.baselines.vec_wrappers import WRAPPERS, VecPreviousActionReward  # noqa: E402
 from memenvs.sb3 import make_vec_env  # noqa: E402
 from memenvs.wrappers import PreviousActionReward  # noqa: E402
 
@@ -269,10 +268,31 @@ def test_play_frozen_records_whole_episodes():
 
 def test_cli_forwards_to_the_reproduction(monkeypatch):
     from memenvs import cli
-    from memenvs.baselines import reproduce
+    from memenvs.baselines.experiments import two_step
 
     calls = []
-    monkeypatch.setitem(reproduce.EXPERIMENTS, "two_step", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(two_step, "reproduce_two_step", lambda **kw: calls.append(kw))
     assert cli.main(["reproduce", "two-step", "--episodes", "7", "--max-minutes", "1.5", "--no-progress"]) == 0
     assert calls and calls[0]["episodes"] == 7 and calls[0]["max_minutes"] == 1.5
     assert calls[0]["progress_bar"] is False and calls[0]["n_envs"] == 1
+
+
+def test_every_registered_reproduction_runs_from_the_cli(monkeypatch, capsys):
+    import importlib
+
+    from memenvs import cli
+    from memenvs.baselines import experiments
+
+    help_text = cli.build_parser()._subparsers._group_actions[0].choices["reproduce"].format_help()
+    help_text = "".join(help_text.split())  # argparse wraps lines (also at hyphens) to the terminal's width
+    for name, module_name in experiments.EXPERIMENTS.items():
+        assert name in help_text
+        module = importlib.import_module(f"memenvs.baselines.experiments.{module_name}")
+        calls = []
+        monkeypatch.setattr(module, "main", lambda argv, calls=calls: calls.append(argv))
+        for spelling in (name, name.replace("-", "_")):
+            assert cli.main(["reproduce", spelling, "--seeds", "3"]) == 0
+        assert calls == [["--seeds", "3"]] * 2
+    assert cli.main(["reproduce", "two-stp"]) == 2
+    err = capsys.readouterr().err
+    assert "two-stp" in err and all(name in err for name in experiments.EXPERIMENTS)

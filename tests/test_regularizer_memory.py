@@ -7,8 +7,8 @@ import pytest
 th = pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 
-from memenvs.baselines.api import make_model, set_torch_threads  # noqa: E402
-from memenvs.baselines.regularizer_memory import (  # noqa: E402
+from memenvs.baselines.models import make_model, set_torch_threads  # noqa: E402
+from memenvs.baselines.algorithms.regularizer_memory import (  # noqa: E402
     RegularizerConfig,
     RegularizerMemory,
     flat,
@@ -187,7 +187,7 @@ def test_zero_strength_is_bit_identical_to_the_plain_algorithm(baseline, options
 def test_a2c_zero_strength_is_bit_identical_and_positive_strength_is_not():
     from stable_baselines3 import A2C
 
-    from memenvs.baselines.api import make_vec
+    from memenvs.baselines.models import make_vec
 
     def run(strength):
         venv = make_vec(ID, 4, 1, {"tasks": ("standard",)}, [])

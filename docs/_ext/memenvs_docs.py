@@ -881,7 +881,7 @@ def tutorial_fragment() -> str:
     if page.exists():
         return "```{toctree}\n:maxdepth: 2\n\n/baselines/compare\n```\n"
     return ("The `memenvs compare` tutorial is not written yet; until then, "
-            "`python -m memenvs.baselines.experiments` trains several baselines over seeds "
+            "`memenvs compare --help` describes the command that trains several baselines over seeds "
             "(see [Baselines](/baseline/index.md)).\n")
 
 

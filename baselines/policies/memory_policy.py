@@ -1,6 +1,6 @@
 """One ``RecurrentActorCriticPolicy`` subclass that runs any memory core inside sb3-contrib's ``RecurrentPPO``.
 
-:class:`MemoryActorCriticPolicy` fixes two upstream defects (DESIGN 2.3):
+:class:`MemoryActorCriticPolicy` fixes two upstream defects:
 
 * **Speed.** Upstream ``_process_sequence`` falls back to a per-timestep Python loop whenever any padded sequence
   of a minibatch holds an episode start, which is every training minibatch (the rollout buffer cuts sequences at
@@ -11,7 +11,7 @@
 * **Saving.** Upstream ``_get_constructor_parameters`` omits the recurrent arguments, so ``policy.save()`` of a
   non-default size cannot be loaded. Here they are saved, together with the core and its kwargs.
 
-The core (``core="lstm" | "gru" | "iam"`` or a :class:`~memenvs.baselines.cores.MemoryCore` subclass) replaces
+The core (``core="lstm" | "gru" | "iam"`` or a :class:`~memenvs.baselines.policies.cores.MemoryCore` subclass) replaces
 ``lstm_actor`` and ``lstm_critic``; ``lstm_hidden_size`` / ``n_lstm_layers`` keep their upstream names (RecurrentPPO
 reads them from the core) and size the core's state.
 """
@@ -27,7 +27,7 @@ from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from memenvs.baselines.cores import GRUCore, LSTMCore, MemoryCore, State, core_class
+from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class
 
 
 def process_sequence(
@@ -72,7 +72,7 @@ class MemoryActorCriticPolicy(RecurrentActorCriticPolicy):
     Example::
 
         from sb3_contrib import RecurrentPPO
-        from memenvs.baselines.policies import MemoryActorCriticPolicy
+        from memenvs.baselines import MemoryActorCriticPolicy
 
         model = RecurrentPPO(MemoryActorCriticPolicy, venv, policy_kwargs={"core": "gru", "lstm_hidden_size": 64})
     """

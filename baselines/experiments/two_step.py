@@ -1,8 +1,8 @@
-"""Paper reproductions with the memenvs baselines. One so far: Wang et al. 2018's two-step task.
+"""Wang et al. 2018's two-step task with the meta-LSTM: a reproduction of the paper's stay-probability figure.
 
-``python -m memenvs.baselines.reproduce two_step`` (or ``memenvs reproduce two-step``) trains the ``meta_lstm``
-baseline on ``memenvs/TwoStep-v0`` (LSTM 48 fed the previous action, reward and timestep; recurrent A2C with the
-paper's settings, see :mod:`memenvs.baselines.meta_lstm`), with a progress bar and TensorBoard logging, then freezes
+``memenvs reproduce two-step`` (or ``python -m memenvs.baselines.experiments.two_step``) trains the ``meta_lstm``
+baseline on ``memenvs/TwoStep-v0`` (LSTM 48 fed the previous action, reward and timestep; recurrent A2C with the paper's
+settings, see :mod:`memenvs.baselines.policies.meta_lstm`), with a progress bar and TensorBoard logging, then freezes
 the weights, plays 300 evaluation episodes (actions sampled from the policy, as in the paper: with frozen weights any
 adaptation to the drifting reward comes from the LSTM's state) and runs the stay-probability analysis of
 :mod:`memenvs.analysis.two_step`. It writes, under ``--out``:
@@ -57,7 +57,7 @@ def play_frozen(model: Any, n_episodes: int = 300, seed: int = 10_000, determini
 
 def _play_frozen(model: Any, n_episodes: int, seed: int, deterministic: bool) -> TwoStepRun:
     from memenvs.analysis.two_step import FIELDS, TrialRecorder
-    from memenvs.baselines.api import make_vec
+    from ..models import make_vec
 
     spec = getattr(model, "memenvs_spec", None) or {"env_id": ENV_ID, "env_kwargs": {}, "wrappers": []}
     venv = make_vec(spec["env_id"], n_episodes, seed, spec.get("env_kwargs", {}), spec.get("wrappers", []))
@@ -178,9 +178,9 @@ def _optimizer_text(optimizer: Any) -> str:
 
 
 def _load(path: str, env_kwargs: dict[str, Any], n_envs: int, seed: int, tb: str | None) -> Any:
-    from memenvs.baselines.api import make_vec
-    from memenvs.baselines.hyperparams import resolve
-    from memenvs.baselines.meta_lstm import RecurrentA2C
+    from ..algorithms.recurrent_a2c import RecurrentA2C
+    from ..hyperparams import resolve
+    from ..models import make_vec
 
     wrappers = [[name, dict(kw)] for name, kw in resolve("meta_lstm", ENV_ID).wrappers]
     venv = make_vec(ENV_ID, n_envs, seed, env_kwargs, wrappers)
@@ -212,7 +212,7 @@ def reproduce_two_step(
     import torch as th
 
     from memenvs.analysis.two_step import PUBLISHED, plot_stay_probabilities, stay_probabilities
-    from memenvs.baselines.api import make_model, set_torch_threads
+    from ..models import make_model, set_torch_threads
 
     if episodes < 1 or n_envs < 1 or eval_episodes < 1 or checkpoint_every < 1:
         raise ValueError("episodes, n_envs, eval_episodes and checkpoint_every must be positive integers")
@@ -266,7 +266,7 @@ def reproduce_two_step(
 
     along = []
     if eval_checkpoints:
-        from memenvs.baselines.meta_lstm import RecurrentA2C
+        from ..algorithms.recurrent_a2c import RecurrentA2C
 
         for n_ck, path in state["checkpoints"]:
             if not os.path.exists(path):
@@ -334,13 +334,8 @@ def reproduce_two_step(
     return result
 
 
-EXPERIMENTS = {"two_step": reproduce_two_step}
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m memenvs.baselines.reproduce",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=["two_step", "two-step"], help="which reproduction")
+    parser = argparse.ArgumentParser(prog="memenvs reproduce two-step", description=__doc__.split("\n")[0])
     parser.add_argument("--episodes", type=int, default=10_000, help="training episodes (default: the paper's 10k)")
     parser.add_argument("--n-envs", type=int, default=1,
                         help="copies trained in lockstep; one update per n_envs episodes (default 1, the paper's)")
@@ -361,9 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point (see the module docstring)."""
-    args = vars(build_parser().parse_args(argv))
-    experiment = args.pop("experiment").replace("-", "_")
-    return EXPERIMENTS[experiment](**args)
+    return reproduce_two_step(**vars(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

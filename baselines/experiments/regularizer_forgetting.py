@@ -14,9 +14,11 @@ trained at the end of its phase (plasticity).
 
 Usage::
 
-    python -m memenvs.baselines.experiments_regularizer                       # the committed results
-    python -m memenvs.baselines.experiments_regularizer --protocol cycle --variants plain ewc --seeds 0
-    python -m memenvs.baselines.experiments_regularizer --report-only         # table + plot from saved runs
+    memenvs reproduce regularizer-forgetting                       # the committed results
+    memenvs reproduce regularizer-forgetting --protocol cycle --variants plain ewc --seeds 0
+    memenvs reproduce regularizer-forgetting --report-only         # table + plot from saved runs
+
+(``python -m memenvs.baselines.experiments.regularizer_forgetting`` takes the same options.)
 
 Runs are appended one JSON line each to ``--runs`` as they finish, and runs already there are skipped, so an
 interrupted experiment resumes where it stopped.
@@ -59,8 +61,9 @@ def env_kwargs(task: str) -> dict[str, Any]:
 def run_one(variant: str, protocol: str, seed: int, phase_steps: int, eval_every: int, strength: float,
             eval_episodes: int = 16) -> dict[str, Any]:
     """Train one variant through the protocol's phases; evaluate both tasks every ``eval_every`` steps."""
-    from memenvs.baselines.api import evaluate, make_model, make_vec, set_torch_threads
-    from memenvs.baselines.regularizer_memory import regularizer_memory
+    from ..algorithms.regularizer_memory import regularizer_memory
+    from ..evaluation import evaluate
+    from ..models import make_model, make_vec, set_torch_threads
 
     set_torch_threads(1)
     tasks = PROTOCOLS[protocol]
@@ -218,7 +221,8 @@ def load_runs(path: str) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="memenvs reproduce regularizer-forgetting",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--protocol", nargs="+", default=["aba"], choices=sorted(PROTOCOLS))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -251,14 +255,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     summary = summarize(runs)
     with open(args.out + ".json", "w") as f:
-        from memenvs.baselines.hyperparams import resolve
+        from ..hyperparams import resolve
 
         ppo = resolve("mlp", ENV_ID).algo_kwargs
         json.dump({"strength": args.strength, "ppo": ppo, "n_envs": N_ENVS, "max_steps": MAX_STEPS,
                    "variants": VARIANTS, "summary": summary}, f, indent=1)
     with open(args.out + "_table.md", "w") as f:
-        f.write("# Regularizer memory: generated tables\n\nWritten by `python -m memenvs.baselines."
-                "experiments_regularizer`; discussion in [regularizer_memory.md](regularizer_memory.md).\n\n"
+        f.write("# Regularizer memory: generated tables\n\nWritten by `memenvs reproduce "
+                "regularizer-forgetting`; discussion in [regularizer_memory.md](regularizer_memory.md).\n\n"
                 + table(summary, level=2))
     plot(runs, args.out + ".png")
     print(table(summary))

@@ -10,7 +10,7 @@ exactly two state tensors ``(h, c)``, each ``(num_layers, n_envs, hidden_size)``
 
 A GRU carries an unused second tensor; a core with a bigger state packs it into that shape. Cores never reset
 their state themselves: the policy zeroes the state rows of copies whose episode starts (see
-:mod:`memenvs.baselines.policies`).
+:mod:`memenvs.baselines.policies.memory_policy`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class IAMCore(MemoryCore):
         dset: ``"manual"`` (``dset_indices`` pick input entries), ``"learned"`` (a linear projection to
             ``dset_size`` inputs) or ``"attention"`` (spatial attention over the regions of a CNN map, queried by
             the previous recurrent state; needs ``feature_shape = (C, H, W)``, given by the policy).
-        dset_indices: the manual d-set (required for ``manual``; :func:`memenvs.baselines.api.make_model` fills it
+        dset_indices: the manual d-set (required for ``manual``; :func:`memenvs.baselines.models.make_model` fills it
             from the env's ``info["dset"]``).
         dset_size: number of inputs of the ``learned`` projection.
         fnn_arch: layer widths of the feed-forward branch (paper: ``[576, 256]`` on Warehouse); empty means the

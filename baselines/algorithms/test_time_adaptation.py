@@ -5,7 +5,7 @@ keeps updating it with the algorithm's own loss every ``update_every`` steps. Wh
 ``trainable``:
 
 * ``"towers"``: the fast and slow towers of a fast/slow policy learn, the muxer (everything else) is frozen
-  (DESIGN section 4: backprop continues during testing for the towers);
+  (backprop continues during testing for the towers);
 * ``"all"``: every parameter learns (plain fine-tuning; works for any policy);
 * ``"none"``: nothing learns; the same sampling loop, for a frozen control.
 
@@ -33,8 +33,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from memenvs.baselines.api import EvalResult, _se, model_env
-from memenvs.baselines.features import apply_wrappers
+from ..evaluation import EvalResult, _se, model_env
+from ..vec_wrappers import apply_wrappers
 
 TRAINABLE = ("towers", "all", "none")
 Tasks = Callable[[int], "dict[str, Any] | None"]
@@ -111,7 +111,7 @@ def make_task_vec(
     wrappers: Sequence,
     tasks: Tasks | None,
 ) -> VecEnv:
-    """Like :func:`memenvs.baselines.api.make_vec`, with :class:`VecTaskSchedule` innermost when ``tasks`` is given
+    """Like :func:`memenvs.baselines.models.make_vec`, with :class:`VecTaskSchedule` innermost when ``tasks`` is given
     (so frame stacks and other wrappers see the scheduled episodes' observations)."""
     from memenvs.sb3 import make_vec_env
 
@@ -187,7 +187,7 @@ class AdaptResult:
         return self.returns.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(self.returns.shape[1])
 
     def summary(self) -> EvalResult:
-        """All episodes pooled, as :func:`memenvs.baselines.api.evaluate` reports them (success not tracked)."""
+        """All episodes pooled, as :func:`memenvs.baselines.evaluation.evaluate` reports them (success not tracked)."""
         r = self.returns.reshape(-1)
         return EvalResult(float(r.mean()), _se(r), math.nan, math.nan, len(r), tuple(r.tolist()),
                           tuple(int(n) for n in self.lengths.reshape(-1)))

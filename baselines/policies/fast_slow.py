@@ -1,11 +1,12 @@
 """Fast/slow weights: two towers on the observation that learn at different rates, combined by a muxer.
 
-DESIGN section 4, "Fast/slow" (seed: "weights as memory"). The weights of a network are a memory of what the agent
+The weights of a network are a memory of what the agent
 has experienced; a tower with a high learning rate (*fast*) follows the last few episodes, a tower with a low one
 (*slow*) keeps what held over the whole of training, and a *muxer* combines them into the policy and the value.
 At test time the towers keep learning by backprop while the muxer is frozen
-(:func:`memenvs.baselines.adapt.evaluate_adapting`), so evaluation is online learning. Classical roots: Hinton &
-Plaut 1987 (fast and slow weights on each connection); Ba et al. 2016 (fast weights as a short-term memory).
+(:func:`memenvs.baselines.algorithms.test_time_adaptation.evaluate_adapting`), so evaluation is online learning.
+Classical roots: Hinton & Plaut 1987 (fast and slow weights on each connection); Ba et al. 2016 (fast weights as a
+short-term memory).
 
 Layout inside SB3 (``ActorCriticPolicy``: features extractor -> ``mlp_extractor`` -> heads):
 
@@ -41,8 +42,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from memenvs.baselines import api
-from memenvs.baselines.policies import MemoryActorCriticPolicy
+from .memory_policy import MemoryActorCriticPolicy
 
 #: Default learning-rate multipliers per parameter group.
 DEFAULT_LR_SCALES: dict[str, float] = {"fast": 10.0, "slow": 0.1, "muxer": 1.0}
@@ -234,7 +234,7 @@ class FastSlowActorCriticPolicy(_FastSlowMixin, ActorCriticPolicy):
     Example::
 
         from stable_baselines3 import PPO
-        from memenvs.baselines.fast_slow import FastSlowActorCriticPolicy
+        from memenvs.baselines import FastSlowActorCriticPolicy
 
         model = PPO(FastSlowActorCriticPolicy, venv, policy_kwargs={"lr_scales": {"fast": 20.0}})
     """
@@ -262,7 +262,7 @@ class FastSlowActorCriticPolicy(_FastSlowMixin, ActorCriticPolicy):
 
 
 class FastSlowRecurrentPolicy(_FastSlowMixin, MemoryActorCriticPolicy):
-    """The fast/slow towers as the feature trunk of :class:`~memenvs.baselines.policies.MemoryActorCriticPolicy`
+    """The fast/slow towers as the feature trunk of :class:`~.memory_policy.MemoryActorCriticPolicy`
     (sb3-contrib ``RecurrentPPO``): observation -> towers -> memory core -> ``net_arch`` -> heads.
 
     Same extra arguments as :class:`FastSlowActorCriticPolicy`; the memory core counts as part of the muxer (its
@@ -287,8 +287,3 @@ class FastSlowRecurrentPolicy(_FastSlowMixin, MemoryActorCriticPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return self._extra_constructor_parameters(super()._get_constructor_parameters())
-
-
-# Names the baseline table uses (resolved by make_model); registered here so the table stays free of imports.
-api.POLICIES["fast_slow"] = FastSlowActorCriticPolicy
-api.POLICIES["fast_slow_recurrent"] = FastSlowRecurrentPolicy

@@ -11,10 +11,11 @@ Protocol, per seed:
 1. Pretrain the ``fast_slow`` baseline (PPO) on ``--pretrain-blocks`` blocks of ``--block-steps`` env steps whose goal
    alternates south, north, ..., ending on north (the goal changes for episodes that start after the switch).
 2. Test for ``--episodes`` episodes per copy (``--n-envs`` copies): the arm the pretrained policy takes (A) for
-   ``--test-block`` episodes, then the other arm (B), then A again (:func:`~memenvs.baselines.adapt.block_schedule`;
-   the last pretraining switch does not always complete, so A is read off the policy), under three conditions:
-   ``frozen`` (no learning), ``towers`` (fast and slow towers learn every ``--update-every`` steps, muxer frozen) and
-   ``all`` (every parameter learns). Actions are sampled in all three.
+   ``--test-block`` episodes, then the other arm (B), then A again
+   (:func:`~memenvs.baselines.algorithms.test_time_adaptation.block_schedule`; the last pretraining switch does not
+   always complete, so A is read off the policy), under three conditions: ``frozen`` (no learning), ``towers`` (fast and
+   slow towers learn every ``--update-every`` steps, muxer frozen) and ``all`` (every parameter learns). Actions are
+   sampled in all three.
 3. Record the return of every episode; per seed, the mean over copies at each episode index.
 
 Outputs ``<out>.json`` (every seed's curves, written after each seed so an interrupted run resumes), ``<out>.png``
@@ -22,7 +23,8 @@ Outputs ``<out>.json`` (every seed's curves, written after each seed so an inter
 
 Usage::
 
-    python -m memenvs.baselines.experiments_fast_slow --seeds 0 1 2 --out docs/results/fast_slow_switch
+    memenvs reproduce fast-slow-switch --seeds 0 1 2 --out docs/results/fast_slow_switch
+    python -m memenvs.baselines.experiments.fast_slow_switch --seeds 0 1 2   # the same
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from memenvs.baselines import features
-from memenvs.baselines.adapt import VecTaskSchedule, block_schedule, evaluate_adapting, make_task_vec
-from memenvs.baselines.api import make_model, set_torch_threads
 from memenvs.envs.tmaze import OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_JUNCTION
+
+from .. import vec_wrappers
+from ..algorithms.test_time_adaptation import VecTaskSchedule, block_schedule, evaluate_adapting, make_task_vec
+from ..models import make_model, set_torch_threads
 
 ENV_ID = "memenvs/TMaze-v0"
 CONDITIONS = ("frozen", "towers", "all")
@@ -76,7 +79,7 @@ class VecHideCue(VecEnvWrapper):
         return self._hide(obs), rewards, dones, infos
 
 
-features.WRAPPERS["tmaze_hide_cue"] = VecHideCue
+vec_wrappers.WRAPPERS["tmaze_hide_cue"] = VecHideCue
 
 
 def _schedule_wrapper(venv: VecEnv) -> VecTaskSchedule:
@@ -246,7 +249,7 @@ def write_markdown(data: dict[str, Any], path: str, png_name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="memenvs reproduce fast-slow-switch", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--length", type=int, default=4)
     parser.add_argument("--n-envs", type=int, default=8)

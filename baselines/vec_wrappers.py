@@ -1,73 +1,26 @@
-"""Feature extractors and VecEnv wrappers used by the baselines.
+"""SB3 VecEnv wrappers a baseline record may name, and :func:`apply_wrappers`, which applies them.
 
-* :class:`MlpFeatures` — fully connected layers before the memory core (the IAM paper's LSTM baseline: FC 640 → LSTM).
-* :class:`SpatialCNN` — the Nature-DQN convolutions without the final dense layer; it keeps the ``(C, H, W)`` map
-  shape so IAM's spatial attention can look at regions.
 * :class:`VecOracleObservation` — appends the env's hidden state to each observation (calibration: an upper bound
   for memory baselines, computed by a feed-forward policy that is told what memory would have to infer).
 * Frame stacking uses SB3's own ``VecFrameStack`` on the VecEnv (the frame-stack baseline is a plain ``MlpPolicy``
   on the last ``k`` observations concatenated); :data:`WRAPPERS` names it ``"frame_stack"``.
 * :class:`VecAddChannel` — gives 2-D image observations (e.g. 84x84 grayscale Atari) the channel axis SB3's CNN
   policies expect.
+* :class:`VecPreviousActionReward` — appends the one-hot previous action, the previous reward and the timestep
+  ``t / max_steps`` to the observation (the meta-LSTM's inputs). It reuses the single definition in
+  :func:`memenvs.wrappers.previous_action_reward.augment_observation`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import gymnasium as gym
 import numpy as np
-import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecFrameStack
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
-from torch import nn
 
-
-class MlpFeatures(BaseFeaturesExtractor):
-    """Flatten, then fully connected layers with ReLU: ``net_arch=[640]`` is the IAM paper's LSTM-baseline FC."""
-
-    def __init__(self, observation_space: gym.Space, net_arch: Sequence[int] = (640,)) -> None:
-        net_arch = [int(n) for n in net_arch]
-        if not net_arch or min(net_arch) < 1:
-            raise ValueError(f"net_arch must be a non-empty list of positive ints, got {net_arch}")
-        super().__init__(observation_space, net_arch[-1])
-        n_in = int(np.prod(observation_space.shape))
-        layers: list[nn.Module] = [nn.Flatten()]
-        for width in net_arch:
-            layers += [nn.Linear(n_in, width), nn.ReLU()]
-            n_in = width
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, observations: th.Tensor) -> th.Tensor:
-        return self.net(observations)
-
-
-class SpatialCNN(BaseFeaturesExtractor):
-    """Nature-DQN convolutions (32x8x8/4, 64x4x4/2, 64x3x3/1, ReLU), flattened; ``map_shape`` is ``(C, H, W)``.
-
-    The observation must be a channel-first image (SB3 transposes channel-last images before the policy sees them).
-    """
-
-    def __init__(self, observation_space: spaces.Box) -> None:
-        n_channels = int(observation_space.shape[0])
-        convs = nn.Sequential(
-            nn.Conv2d(n_channels, 32, kernel_size=8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, kernel_size=3, stride=1),
-            nn.ReLU(),
-        )
-        with th.no_grad():
-            shape = convs(th.as_tensor(observation_space.sample()[None]).float()).shape[1:]
-        super().__init__(observation_space, int(np.prod(shape)))
-        self.map_shape = tuple(int(s) for s in shape)
-        self.convs = convs
-
-    def forward(self, observations: th.Tensor) -> th.Tensor:
-        return th.flatten(self.convs(observations), start_dim=1)
+from memenvs.wrappers.previous_action_reward import NO_ACTION, augment_observation, augmented_space
 
 
 def flatten_hidden_state(hidden: dict[str, np.ndarray], num_envs: int) -> np.ndarray:
@@ -140,11 +93,99 @@ class VecAddChannel(VecEnvWrapper):
         return obs[..., None], reward, done, infos
 
 
+def _venv_time_limit(venv: VecEnv) -> int:
+    """The episode step limit of a memenvs VecEnv (its core's ``max_steps``), else its spec's ``max_episode_steps``."""
+    try:
+        core = venv.get_attr("core", [0])[0]
+        return int(core.max_steps)
+    except (AttributeError, IndexError):
+        pass
+    try:
+        spec = venv.get_attr("spec", [0])[0]
+    except (AttributeError, IndexError):
+        spec = None
+    if spec is not None and spec.max_episode_steps:
+        return int(spec.max_episode_steps)
+    raise ValueError("timestep=True needs max_steps=...: the env declares no time limit")
+
+
+class VecPreviousActionReward(VecEnvWrapper):
+    """SB3 ``VecEnvWrapper``: ``[obs (flattened) | one-hot previous action | previous reward | t / max_steps]``.
+
+    The layout and the episode-start convention (no action, reward 0, t = 0) are those of
+    :class:`memenvs.wrappers.PreviousActionReward`. The wrapped VecEnv autoresets on the same step (SB3's
+    convention): a copy that finished is shown a fresh start, and its ``infos[i]["terminal_observation"]`` is
+    augmented with the episode's own last action and reward.
+
+    Args:
+        venv: an SB3 VecEnv with a ``Discrete`` action space and a ``Box`` observation space (flattened).
+        timestep: also append ``t / max_steps`` (the meta-LSTM's timestep input).
+        max_steps: normaliser of ``t``; default: the memenvs core's ``max_steps``, else the spec's limit.
+    """
+
+    def __init__(self, venv: VecEnv, timestep: bool = True, max_steps: int | None = None) -> None:
+        space = venv.action_space
+        if not isinstance(space, spaces.Discrete):
+            raise ValueError(f"VecPreviousActionReward needs a Discrete action space, got {space}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
+                                      or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        self.n_actions = int(space.n)
+        self._start = int(space.start)
+        self.timestep = bool(timestep)
+        self.max_steps = (int(max_steps) if max_steps is not None else _venv_time_limit(venv)) if timestep else None
+        obs_space = venv.observation_space
+        if isinstance(obs_space, spaces.Box) and len(obs_space.shape) != 1:
+            # Flattened here (as the observations are in _augment), so grids and views need no extra wrapper.
+            obs_space = spaces.Box(obs_space.low.reshape(-1), obs_space.high.reshape(-1), dtype=obs_space.dtype)
+        super().__init__(venv, observation_space=augmented_space(obs_space, self.n_actions, self.timestep))
+        n = venv.num_envs
+        self._prev_action = np.full(n, NO_ACTION, dtype=np.int64)
+        self._prev_reward = np.zeros(n, dtype=np.float32)
+        self._t = np.zeros(n, dtype=np.int64)
+        self._actions = np.full(n, NO_ACTION, dtype=np.int64)
+
+    def _augment(self, obs: np.ndarray) -> np.ndarray:
+        t = self._t if self.timestep else None
+        return augment_observation(obs.reshape(self.num_envs, -1), self._prev_action, self._prev_reward,
+                                   self.n_actions, t, self.max_steps)
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        self._prev_action.fill(NO_ACTION)
+        self._prev_reward.fill(0.0)
+        self._t.fill(0)
+        return self._augment(obs)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs) - self._start
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, reward, done, infos = self.venv.step_wait()
+        self._prev_action[:] = self._actions
+        self._prev_reward[:] = reward
+        self._t += 1
+        for i in np.flatnonzero(done):
+            term = infos[i].get("terminal_observation")
+            if term is not None:
+                t = int(self._t[i]) if self.timestep else None
+                infos[i]["terminal_observation"] = augment_observation(
+                    np.reshape(term, -1), int(self._actions[i]), float(reward[i]), self.n_actions, t, self.max_steps
+                )
+        # Copies that finished now show the first observation of their next episode: nothing happened before it.
+        self._prev_action[done] = NO_ACTION
+        self._prev_reward[done] = 0.0
+        self._t[done] = 0
+        return self._augment(obs), reward, done, infos
+
+
 #: VecEnv wrappers a baseline record may name (name -> class; the record gives the kwargs).
 WRAPPERS: dict[str, type[VecEnvWrapper]] = {
     "frame_stack": VecFrameStack,
     "oracle": VecOracleObservation,
     "add_channel": VecAddChannel,
+    "prev_action_reward": VecPreviousActionReward,
 }
 
 

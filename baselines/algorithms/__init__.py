@@ -1,0 +1,8 @@
+"""Training-time mechanisms of the baselines, one per module (each readable top to bottom):
+
+* :mod:`.recurrent_a2c` — A2C with a recurrent policy, the meta-LSTM's algorithm;
+* :mod:`.regularizer_memory` — a quadratic penalty that remembers earlier tasks (EWC and its relatives);
+* :mod:`.test_time_adaptation` — learning while being evaluated (the fast/slow baseline's test protocol).
+
+This ``__init__`` imports nothing, so :mod:`memenvs.baselines.models` can import an algorithm without a cycle.
+"""

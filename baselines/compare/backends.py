@@ -1,0 +1,100 @@
+"""Where the runs execute: in this process, in a local spawn-context process pool, or as Ray tasks. Each backend
+hands every finished payload to ``on_done`` in the driver, which stores it."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+from typing import Any, Callable, Sequence
+
+from .display import _Display
+from .planning import RunSpec
+from .running import _safe_execute
+
+BACKENDS = ("local", "ray")
+
+
+_QUEUE: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _QUEUE
+    _QUEUE = queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and terminates the pool
+
+
+def _queue_progress(run_id: str, steps: int, total: int) -> None:
+    _QUEUE.put((run_id, steps, total))
+
+
+def _pool_task(spec: RunSpec) -> dict[str, Any]:
+    return _safe_execute(spec, _queue_progress)
+
+
+def _run_inline(todo: Sequence[RunSpec], display: _Display, on_done: Callable[[dict], None]) -> None:
+    for spec in todo:
+        on_done(_safe_execute(spec, display.update))
+
+
+def _run_pool(todo: Sequence[RunSpec], workers: int, display: _Display, on_done: Callable[[dict], None]) -> None:
+    """A spawn-context process pool (a fresh interpreter per worker: no forked torch state)."""
+    import queue as queue_mod
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(queue,))
+    try:
+        pending = {spec.run_id: pool.apply_async(_pool_task, (spec,)) for spec in todo}
+        while pending:
+            try:
+                msg = queue.get(timeout=0.2)
+                while True:
+                    display.update(*msg)
+                    msg = queue.get_nowait()
+            except queue_mod.Empty:
+                pass
+            for run_id in [r for r, res in pending.items() if res.ready()]:
+                on_done(pending.pop(run_id).get())
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _ray_task(spec: RunSpec, queue: Any) -> dict[str, Any]:
+    def progress(run_id: str, steps: int, total: int) -> None:
+        try:
+            queue.put_nowait((run_id, steps, total))
+        except Exception:
+            pass  # progress is cosmetic; never fail a run over it
+
+    return _safe_execute(spec, progress)
+
+
+def _run_ray(todo: Sequence[RunSpec], address: str | None, display: _Display, on_done: Callable[[dict], None],
+             ray_init_kwargs: dict[str, Any] | None) -> None:
+    """Each run a Ray task (1 CPU); payloads come back to this driver, which writes them."""
+    import ray
+    from ray.util.queue import Queue
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(address=address, **(ray_init_kwargs or {}))
+        started = True
+    queue = Queue()
+    task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+    refs = {task.remote(spec, queue): spec for spec in todo}
+    try:
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0.3)
+            for msg in queue.get_nowait_batch(queue.qsize()) if queue.qsize() else []:
+                display.update(*msg)
+            for ref in ready:
+                refs.pop(ref)
+                on_done(ray.get(ref))
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        queue.shutdown()
+        if started:
+            ray.shutdown()

@@ -1,0 +1,167 @@
+""":func:`compare`: plan the runs, skip those already done, run the rest on a backend, store each as it
+finishes, then write the report (see :mod:`memenvs.baselines.compare` for the outputs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import report
+from .backends import BACKENDS, _run_inline, _run_pool, _run_ray
+from .display import _Display, _print_report
+from .parsing import CompareError, _fmt_value, parse_overrides
+from .planning import (
+    DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_EVAL_EPISODES, DEFAULT_N_ENVS, DEFAULT_OUT,
+    DEFAULT_SEEDS, DEFAULT_STEPS, plan,
+)
+from .running import EVAL_SEED_OFFSET
+from .storage import load_done, store
+
+
+@dataclasses.dataclass
+class CompareResult:
+    """What :func:`compare` did: the rows of finished runs (plan order), the summary, the files written, the
+    runs skipped because they were already done, failures (run id -> traceback) and whether it was interrupted."""
+
+    rows: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    paths: dict[str, Path]
+    skipped: list[str]
+    failures: dict[str, str]
+    interrupted: bool
+    total: int
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that decides the numbers, plus the machine."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "platform": platform.platform(), "cpu_count": str(os.cpu_count())}
+    for dist in ("memenvs", "numpy", "gymnasium", "torch", "stable-baselines3", "sb3-contrib", "ray", "rich",
+                 "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def command_line(config: dict[str, Any]) -> str:
+    """The ``memenvs compare`` command that reproduces ``config`` (and resumes it in the same ``--out``)."""
+    parts = ["memenvs", "compare", "--envs", *config["envs"], "--baselines", *config["baselines"],
+             "--seeds", *map(str, config["seeds"]), "--steps", str(config["steps"]),
+             "--n-envs", str(config["n_envs"]), "--eval-episodes", str(config["eval_episodes"]),
+             "--out", str(config["out"])]
+    if config.get("sweep"):
+        parts += ["--sweep", config["sweep"]]
+    if config.get("overrides"):
+        parts += ["--overrides", ",".join(f"{k}={_fmt_value(v)}" for k, v in config["overrides"].items())]
+    if config.get("curve_points") != DEFAULT_CURVE_POINTS:
+        parts += ["--curve-points", str(config["curve_points"])]
+    return shlex.join(parts)
+
+
+def compare(
+    envs: Sequence[str] | None = None,
+    baselines: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    steps: int = DEFAULT_STEPS,
+    n_envs: int = DEFAULT_N_ENVS,
+    eval_episodes: int = DEFAULT_EVAL_EPISODES,
+    out: str | Path = DEFAULT_OUT,
+    workers: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    sweep: str | None = None,
+    curve_points: int = DEFAULT_CURVE_POINTS,
+    quiet: bool = False,
+    console: Any = None,
+    ray_init_kwargs: dict[str, Any] | None = None,
+    title: str | None = None,
+    overrides: str | dict[str, Any] | None = None,
+) -> CompareResult:
+    """Run (or resume) a comparison and write its outputs to ``out``; see the module docstring.
+
+    Args:
+        envs: env specs ``ID`` or ``ID:KEY=VALUE,...`` (default :data:`DEFAULT_ENVS`).
+        baselines: names from :data:`memenvs.baselines.hyperparams.BASELINES` (default mlp, lstm, gru, iam).
+        seeds: training seeds (default 0, 1); evaluation uses ``EVAL_SEED_OFFSET + seed``.
+        steps: env steps per run. n_envs: env copies per run. eval_episodes: episodes of the final evaluation.
+        out: output folder; runs already finished there are skipped.
+        workers: local processes (default ``min(os.cpu_count(), runs to do)``; 1 runs in this process).
+        backend: ``"local"`` or ``"ray"``. address: Ray cluster address (default: ``RAY_ADDRESS`` or a new local
+            instance; ignored if Ray is already initialised). ray_init_kwargs: extra ``ray.init`` arguments,
+            e.g. ``{"runtime_env": {...}}``.
+        sweep: ``KEY=V1,V2,...``: every env is run at each value of that kwarg.
+        curve_points: points per learning curve. quiet: no progress bars or table. console: a ``rich`` Console.
+        overrides: algorithm kwargs for every run, e.g. ``"n_steps=128"`` (replacing the family defaults).
+
+    Raises :class:`CompareError` for bad arguments before training. On Ctrl-C, finished runs are kept and reported
+    and the result has ``interrupted=True``.
+    """
+    if backend not in BACKENDS:
+        raise CompareError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise CompareError(f"workers must be an integer >= 1, got {workers!r}")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise CompareError('backend "ray" needs Ray: pip install "memenvs[ray]"') from None
+    runs = plan(envs, baselines, seeds, steps, n_envs, eval_episodes, sweep, curve_points, overrides)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "envs": list(DEFAULT_ENVS if envs is None else envs),
+        "baselines": list(DEFAULT_BASELINES if baselines is None else baselines),
+        "seeds": [int(s) for s in (DEFAULT_SEEDS if seeds is None else seeds)], "steps": steps, "n_envs": n_envs,
+        "eval_episodes": eval_episodes, "sweep": sweep, "curve_points": curve_points, "out": str(out),
+        "backend": backend, "address": address, "overrides": parse_overrides(overrides),
+    }
+    (out / "config.json").write_text(json.dumps(report._plain({
+        "command": command_line(config), "argv": sys.argv, "config": config, "versions": versions(),
+        "eval_seed_offset": EVAL_SEED_OFFSET, "runs": [{**r.identity(), "run_id": r.run_id} for r in runs],
+    }), indent=1))
+
+    done = load_done(out, runs)
+    skipped = list(done)
+    todo = [r for r in runs if r.run_id not in done]
+    n_workers = workers if workers is not None else max(1, min(os.cpu_count() or 1, len(todo)))
+    failures: dict[str, str] = {}
+    display = _Display(len(runs), len(done), quiet, console)
+
+    def on_done(payload: dict[str, Any]) -> None:
+        if "error" in payload:
+            failures[payload["run_id"]] = payload["error"]
+        else:
+            done[payload["run_id"]] = store(out, payload)
+        display.finish(payload["run_id"])
+
+    interrupted = False
+    try:
+        if not todo:
+            pass
+        elif backend == "ray":
+            _run_ray(todo, address, display, on_done, ray_init_kwargs)
+        elif n_workers == 1:
+            _run_inline(todo, display, on_done)
+        else:
+            _run_pool(todo, min(n_workers, len(todo)), display, on_done)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        display.close()
+
+    rows = [done[r.run_id] for r in runs if r.run_id in done]
+    paths = report.write_all(rows, out, title or "memenvs compare") if rows else {}
+    summary = report.summarize(rows)
+    if not quiet:
+        _print_report(console, rows, summary, paths, failures, interrupted, len(runs), len(skipped), config)
+    return CompareResult(rows, summary, paths, skipped, failures, interrupted, len(runs))

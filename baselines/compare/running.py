@@ -1,0 +1,127 @@
+"""One run of a comparison, as a worker executes it: build the model, train it with a learning curve and
+TensorBoard logs, evaluate the final policy, and return everything as one payload (it writes nothing itself)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import report
+from .planning import RunSpec
+
+#: Evaluation episodes are seeded with ``EVAL_SEED_OFFSET + seed``, away from the training seeds.
+EVAL_SEED_OFFSET = 10_000
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def _curve(episodes: list[tuple[int, float, float]], total: int, points: int) -> dict[str, list]:
+    """Training-episode return and success averaged over ``points`` equal windows of env steps; a window with no
+    finished episode repeats the previous value."""
+    edges = np.linspace(0, total, points + 1)[1:]
+    steps_done = np.array([e[0] for e in episodes], dtype=float)
+    bins = np.minimum(np.searchsorted(edges, steps_done, side="left"), points - 1) if episodes else []
+    returns: list[float | None] = []
+    success: list[float | None] = []
+    last_r = last_s = None
+    for b in range(points):
+        sel = [e for e, k in zip(episodes, bins) if k == b]
+        if sel:
+            last_r = float(np.mean([e[1] for e in sel]))
+            last_s = float(np.mean([e[2] for e in sel]))
+        returns.append(last_r)
+        success.append(last_s)
+    return {"steps": [int(x) for x in edges], "returns": returns, "success": success}
+
+
+def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Train and evaluate one run; returns its payload: ``row`` (the result row, with ``curve``) and ``files``
+    (relative path -> bytes: the TensorBoard event files and ``model.zip``). Writes nothing outside a temporary
+    directory, so it can run on any Ray node."""
+    import torch as th
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from ..evaluation import evaluate
+    from ..models import make_model
+
+    class Recorder(BaseCallback):
+        """Collects (step, return, success) of every finished training episode; reports progress."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.episodes: list[tuple[int, float, float]] = []
+            self.last = 0.0
+            self.window: list[float] = []
+
+        def _on_step(self) -> bool:
+            dones, infos, rewards = self.locals["dones"], self.locals["infos"], self.locals["rewards"]
+            for i in np.flatnonzero(dones):
+                ep = infos[i].get("episode")
+                if ep is not None:
+                    ok = float(not infos[i].get("TimeLimit.truncated", False) and rewards[i] > 0)
+                    self.episodes.append((self.num_timesteps, float(ep["r"]), ok))
+                    self.window.append(ok)
+            now = time.monotonic()
+            if progress is not None and now - self.last > 0.5:
+                self.last = now
+                progress(spec.run_id, self.num_timesteps, spec.steps)
+            return True
+
+        def _on_rollout_end(self) -> None:
+            if self.window:
+                self.logger.record("rollout/success_rate", float(np.mean(self.window)))
+                self.window = []
+
+    threads = th.get_num_threads()
+    th.set_num_threads(1)  # small nets: one thread each beats a contended pool, and keeps runs reproducible
+    try:
+        with tempfile.TemporaryDirectory(prefix="memenvs_run_") as tmp:
+            start = time.perf_counter()
+            model = make_model(spec.baseline, spec.env_id, seed=spec.seed, n_envs=spec.n_envs,
+                               env_kwargs=dict(spec.env_kwargs), policy_kwargs=spec.policy_kwargs,
+                               tensorboard_log=tmp, **spec.overrides)
+            recorder = Recorder()
+            model.learn(spec.steps, callback=recorder, tb_log_name="tb")
+            train_s = time.perf_counter() - start
+            model.logger.close()
+            result = evaluate(model, n_episodes=spec.eval_episodes, seed=EVAL_SEED_OFFSET + spec.seed)
+            model.save(Path(tmp) / "model.zip")
+            wall_s = time.perf_counter() - start
+            files = {}
+            for path in sorted(Path(tmp).rglob("*")):
+                if path.is_file():
+                    rel = path.relative_to(tmp)
+                    name = "model.zip" if rel.name == "model.zip" else str(Path("tensorboard") / rel.name)
+                    files[name] = path.read_bytes()
+            if progress is not None:
+                progress(spec.run_id, int(model.num_timesteps), spec.steps)
+    finally:
+        th.set_num_threads(threads)
+    row = {
+        "run_id": spec.run_id, "env": spec.env_id, "kwargs": json.dumps(spec.env_kwargs), "label": spec.label,
+        "baseline": spec.baseline, "seed": spec.seed, "steps": int(model.num_timesteps), "n_envs": spec.n_envs,
+        "eval_episodes": result.n_episodes, "wall_s": round(wall_s, 2), "train_s": round(train_s, 2),
+        "env_steps_per_s": round(model.num_timesteps / max(train_s, 1e-9), 1),
+        "final_return": result.mean_return, "return_se": result.return_se,
+        "success_rate": result.success_rate, "success_se": result.success_se,
+        "optimal_return": spec.optimal_return, "memoryless_return": spec.memoryless_return,
+        "memory_score": report.memory_score(result.mean_return, spec.optimal_return, spec.memoryless_return),
+        "sweep_key": spec.sweep_key, "sweep_value": spec.sweep_value, "sweep_group": spec.sweep_group,
+        "spec": {**spec.identity(), "run_id": spec.run_id},
+        "curve": _curve(recorder.episodes, spec.steps, spec.curve_points),
+    }
+    return {"run_id": spec.run_id, "row": row, "files": files}
+
+
+def _safe_execute(spec: RunSpec, progress: ProgressFn | None) -> dict[str, Any]:
+    """:func:`execute` that turns a failure into a payload (one broken run must not stop a sweep)."""
+    try:
+        return execute(spec, progress)
+    except Exception:
+        return {"run_id": spec.run_id, "error": traceback.format_exc()}
