@@ -24,7 +24,8 @@ ENVS: tuple[EnvEntry, ...] = (
         "memenvs/TMaze-v0",
         "memenvs.envs.tmaze:TMazeEnv",
         "memenvs.envs.tmaze:TMazeVectorEnv",
-        "Bakker's T-maze: carry a cue seen at the start down a corridor (variants bakker, passive, active).",
+        "Bakker's T-maze: carry a cue seen at the start down a corridor (variants bakker, bakker_active, and Ni et "
+        "al.'s passive and active).",
     ),
     EnvEntry(
         "memenvs/Maze4x4-v0",

@@ -69,7 +69,7 @@ def test_argument_ranges_are_read_from_validation() -> None:
 
     table = memenvs_docs._arguments_table(TMazeEnv, {})
     assert "| `length` | `10` | an integer >= 1 |" in table
-    assert "one of 'bakker', 'passive', 'active'" in table
+    assert "one of 'bakker', 'bakker_active', 'passive', 'active'" in table
 
 
 def test_links_to_inlined_pages_are_rewritten() -> None:

@@ -187,7 +187,8 @@ def _get(kw: dict[str, Any], name: str, default: Any) -> Any:
 
 def _tmaze_limit(kw: dict[str, Any]) -> int:
     length, variant = _get(kw, "length", 10), _get(kw, "variant", "bakker")
-    default = {"passive": length + 1, "active": 4 * (length + 3)}.get(variant, 4 * (length + 1))
+    default = {"passive": length + 1, "active": length + 3, "bakker_active": 4 * (length + 3)}.get(
+        variant, 4 * (length + 1))
     return int(_get(kw, "max_steps", default))
 
 
@@ -249,7 +250,7 @@ SPECS: dict[str, EnvSpec] = {
     "memenvs/TMaze-v0": EnvSpec(
         {
             "length": Int(1, cap=300),
-            "variant": Choice(("bakker", "passive", "active")),
+            "variant": Choice(("bakker", "bakker_active", "passive", "active")),
             "corridor_noise": Float(0.0, 1.0),
             "max_steps": Int(1, optional=True),
         },

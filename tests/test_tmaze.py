@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import contract
-from memenvs.envs.tmaze import OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_JUNCTION, TMazeEnv
+from memenvs.envs.tmaze import (NI_CORRIDOR, NI_CUE_NORTH, NI_CUE_SOUTH, NI_JUNCTION, NI_NORTH_ARM, NI_SOUTH_ARM,
+                                OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_JUNCTION, TMazeEnv)
 
 CONFIGS = [
     dict(length=1),
@@ -16,6 +17,8 @@ CONFIGS = [
     dict(length=30, variant="passive"),
     dict(length=3, variant="passive"),
     dict(length=5, variant="active"),
+    dict(length=5, variant="bakker_active"),
+    dict(length=4, variant="active", corridor_noise=0.3),
     dict(length=6, corridor_noise=0.2),
     dict(length=8, max_steps=12),
 ]
@@ -25,7 +28,8 @@ ID = "memenvs/TMaze-v0"
 test_checkers, test_contract = contract.contract_tests([(ID, kwargs) for kwargs in CONFIGS])
 
 
-@pytest.mark.parametrize("kwargs", [dict(length=3), dict(length=4, variant="active")], ids=["bakker", "active"])
+@pytest.mark.parametrize("kwargs", [dict(length=3), dict(length=4, variant="bakker_active"),
+                                    dict(length=4, variant="active")], ids=["bakker", "bakker_active", "active"])
 def test_render_modes(kwargs):
     contract.check_render_modes(ID, **kwargs)
 
@@ -88,29 +92,86 @@ def test_bakker_dynamics_by_hand(goal, cue):
 
 
 def test_passive_schedule_and_length():
+    """Ni et al.'s passive T-maze (twni2016/Memory-RL envs/tmaze.py, penalty -1/length)."""
     env = TMazeEnv(length=4, variant="passive")
     obs, _ = env.reset(seed=0, options={"goal": "south"})
-    assert tuple(obs) == OBS_CUE_SOUTH
+    assert tuple(obs) == NI_CUE_SOUTH
     obs, r, term, trunc, _ = env.step(3)  # stays at x=0: behind schedule, and the cue is gone
-    assert tuple(obs) == OBS_CORRIDOR and r == pytest.approx(-0.25) and not term
+    assert tuple(obs) == NI_CORRIDOR and r == pytest.approx(-0.25) and not term
     rewards = [r]
-    for a in (1, 1, 1, 2):
+    for a in (1, 1, 1):
         obs, r, term, trunc, _ = env.step(a)
         rewards.append(r)
-    # after 5 = length + 1 steps the episode ends; the agent reached the junction one step late
-    assert term and not trunc
-    assert rewards == pytest.approx([-0.25, -0.25, -0.25, -0.25, -0.25])
+    assert tuple(obs) == NI_CORRIDOR and not term
+    obs, r, term, trunc, _ = env.step(1)  # reaches the junction on the last step: no penalty, no goal
+    rewards.append(r)
+    # after 5 = length + 1 steps the episode ends; the last step never pays the schedule penalty
+    assert term and not trunc and tuple(obs) == NI_JUNCTION
+    assert rewards == pytest.approx([-0.25, -0.25, -0.25, -0.25, 0.0])
     env.reset(options={"goal": "south"})
     total = sum(env.step(a)[1] for a in (1, 1, 1, 1, 2))
     assert total == pytest.approx(1.0)
+    env.reset(options={"goal": "south"})
+    total = sum(env.step(0)[1] for _ in range(5))  # never moves: exactly -1
+    assert total == pytest.approx(-1.0)
 
 
-def test_active_cue_is_one_cell_west():
+def test_passive_arm_observation_and_wrong_arm():
+    env = TMazeEnv(length=2, variant="passive")
+    obs, _ = env.reset(seed=0, options={"goal": "north"})
+    assert tuple(obs) == NI_CUE_NORTH
+    obs, r, term, *_ = env.step(1)
+    obs, r, term, *_ = env.step(1)
+    assert tuple(obs) == NI_JUNCTION and r == 0.0 and not term
+    obs, r, term, *_ = env.step(2)
+    assert tuple(obs) == NI_SOUTH_ARM and r == 0.0 and term
+
+
+def test_active_cue_on_first_visit_only_and_fixed_horizon():
+    """Ni et al.'s active T-maze: horizon length + 3, cue one cell west, shown on the first visit only."""
     env = TMazeEnv(length=2, variant="active")
+    assert env.core.max_steps == 5
+    obs, _ = env.reset(seed=0, options={"goal": "north"})
+    assert tuple(obs) == NI_CORRIDOR
+    obs, r, *_ = env.step(3)
+    assert tuple(obs) == NI_CUE_NORTH and r == 0.0
+    obs, r, *_ = env.step(3)  # bumps into the west wall: the cue cell now looks like corridor, and it is late
+    assert tuple(obs) == NI_CORRIDOR and r == pytest.approx(-0.5)
+    obs, r, term, *_ = env.step(1)  # still one cell behind the schedule
+    assert r == pytest.approx(-0.5) and not term
+    obs, r, *_ = env.step(1)
+    assert tuple(obs) == NI_CORRIDOR and r == pytest.approx(-0.5)
+    obs, r, term, trunc, _ = env.step(0)  # the horizon ends the episode wherever the agent is; no penalty at the end
+    assert term and not trunc and r == 0.0
+    env.reset(options={"goal": "north"})
+    rewards = [env.step(a)[1] for a in (3, 1, 1, 1, 0)]
+    assert rewards == pytest.approx([0.0, 0.0, 0.0, 0.0, 1.0])
+
+
+def test_active_arm_is_not_the_end():
+    env = TMazeEnv(length=1, variant="active")
+    env.reset(seed=0, options={"goal": "south"})
+    for a in (1,):
+        obs, r, term, *_ = env.step(a)
+    assert tuple(obs) == NI_JUNCTION
+    obs, r, term, *_ = env.step(0)
+    assert tuple(obs) == NI_NORTH_ARM and not term and r == 0.0
+    obs, r, term, *_ = env.step(2)  # back to the junction, then into the correct arm on the last step
+    assert tuple(obs) == NI_JUNCTION and not term
+    obs, r, term, *_ = env.step(2)
+    assert tuple(obs) == NI_SOUTH_ARM and term and r == 1.0
+
+
+def test_bakker_active_cue_is_one_cell_west():
+    env = TMazeEnv(length=2, variant="bakker_active")
+    assert env.core.max_steps == 4 * 5
     obs, _ = env.reset(seed=0, options={"goal": "north"})
     assert tuple(obs) == OBS_CORRIDOR
     obs, r, *_ = env.step(3)
     assert tuple(obs) == OBS_CUE_NORTH and r == 0.0
+    obs, r, *_ = env.step(1)
+    obs, r, *_ = env.step(3)  # the cue shows on every visit in Bakker's maze
+    assert tuple(obs) == OBS_CUE_NORTH
     total = sum(env.step(a)[1] for a in (1, 1, 1, 0))
     assert total == 4.0
 
@@ -134,18 +195,23 @@ def test_hidden_state_and_options():
 
 
 # ----------------------------------------------------------------------------- memory is needed
-OBS_KINDS = [OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_CORRIDOR, OBS_JUNCTION]
+BAKKER_KINDS = [OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_CORRIDOR, OBS_JUNCTION]
+NI_KINDS = [NI_CUE_NORTH, NI_CUE_SOUTH, NI_CORRIDOR, NI_JUNCTION, NI_NORTH_ARM, NI_SOUTH_ARM]
+
+
+def obs_kinds(kwargs):
+    return NI_KINDS if kwargs.get("variant") in ("passive", "active") else BAKKER_KINDS
 
 
 def exact_return(kwargs, policy):
     """Expected return of a deterministic reactive policy (observation -> action): both goals, no randomness."""
-    total = 0.0
+    kinds, total = obs_kinds(kwargs), 0.0
     for goal in ("north", "south"):
         env = TMazeEnv(**kwargs)
         obs, _ = env.reset(seed=0, options={"goal": goal})
         done = False
         while not done:
-            obs, r, term, trunc, _ = env.step(policy[OBS_KINDS.index(tuple(obs))])
+            obs, r, term, trunc, _ = env.step(policy[kinds.index(tuple(obs))])
             total += r
             done = term or trunc
     return total / 2
@@ -154,28 +220,30 @@ def exact_return(kwargs, policy):
 @pytest.mark.parametrize(
     "kwargs",
     [dict(length=1), dict(length=3), dict(length=5), dict(length=2, variant="passive"),
-     dict(length=4, variant="passive"), dict(length=2, variant="active"), dict(length=4, variant="active")],
-    ids=["b1", "b3", "b5", "p2", "p4", "a2", "a4"],
+     dict(length=4, variant="passive"), dict(length=2, variant="active"), dict(length=4, variant="active"),
+     dict(length=2, variant="bakker_active"), dict(length=4, variant="bakker_active")],
+    ids=["b1", "b3", "b5", "p2", "p4", "a2", "a4", "ba2", "ba4"],
 )
 def test_brute_force_memoryless_bound(kwargs):
     env = TMazeEnv(**kwargs)
-    best = max(exact_return(kwargs, policy) for policy in itertools.product(range(4), repeat=4))
+    n_kinds = len(obs_kinds(kwargs))
+    best = max(exact_return(kwargs, policy) for policy in itertools.product(range(4), repeat=n_kinds))
     assert best == pytest.approx(env.memoryless_return())
     assert best < env.optimal_return()
 
 
-@pytest.mark.parametrize("variant", ["bakker", "passive", "active"])
+@pytest.mark.parametrize("variant", ["bakker", "bakker_active", "passive", "active"])
 @pytest.mark.parametrize("length", [1, 7, 50])
 def test_scripted_memory_policy_is_optimal(variant, length):
     env = TMazeEnv(length=length, variant=variant)
     for goal in ("north", "south"):
         obs, _ = env.reset(seed=1, options={"goal": goal})
         plan = []
-        if variant == "active":
+        if variant in ("active", "bakker_active"):
             obs, *_ = env.step(3)
             plan = [1]
         cue = tuple(obs)
-        plan += [1] * length + [0 if cue == OBS_CUE_NORTH else 2]
+        plan += [1] * length + [0 if cue in (OBS_CUE_NORTH, NI_CUE_NORTH) else 2]
         total, done = 0.0, False
         for a in plan:
             assert not done
