@@ -2,8 +2,10 @@
 
 SB3 expects SAME_STEP autoreset, a list of per-copy info dicts, ``infos[i]["terminal_observation"]`` and
 ``infos[i]["TimeLimit.truncated"]``. :class:`GymnasiumVecEnv` converts a Gymnasium ``VectorEnv`` running in
-``SAME_STEP`` mode to exactly that; :func:`make_vec_env` builds one from an id (the native vector env where the id has
-one, Gymnasium's sync vectorisation otherwise) and adds SB3's ``VecMonitor`` for episode statistics.
+``SAME_STEP`` mode to exactly that; :func:`make_vec_env` builds one from any Gymnasium id (the native vector env where
+the id has one that can reset in the same step, Gymnasium's sync vectorisation otherwise), flattens observations that
+are not a ``Box`` (POPGym's discrete and tuple observations, MiniGrid's dicts) and adds SB3's ``VecMonitor`` for
+episode statistics.
 
 Importing this module imports SB3; ``import memenvs`` does not import it.
 """
@@ -12,9 +14,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import importlib
+import inspect
+
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from gymnasium.envs.registration import load_env_creator
 from gymnasium.vector import AutoresetMode
+from gymnasium.wrappers import FilterObservation, FlattenObservation
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
@@ -125,6 +133,63 @@ def _rows(value: Any) -> list:
     return value.tolist() if value.ndim == 1 else list(value)
 
 
+#: Spaces with a fixed-size numeric flat form (one-hot for the discrete ones) that a network can read.
+_NUMERIC_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+def _numeric(space: gym.Space) -> bool:
+    if isinstance(space, spaces.Dict):
+        return all(_numeric(sub) for sub in space.spaces.values())
+    if isinstance(space, spaces.Tuple):
+        return all(_numeric(sub) for sub in space.spaces)
+    return isinstance(space, _NUMERIC_SPACES)
+
+
+def observation_wrappers(env_id: str, space: gym.Space) -> list:
+    """Gymnasium wrappers that turn ``space`` into one flat ``Box`` a baseline can read; none for a ``Box``.
+
+    ``Discrete``, ``MultiDiscrete``, ``MultiBinary``, ``Tuple`` and ``Dict`` observations are flattened with
+    Gymnasium's ``FlattenObservation`` (discrete parts one-hot). The parts of a ``Dict`` that have no numeric form
+    (text, such as MiniGrid's ``mission`` sentence, graphs, sequences) are left out first with
+    ``FilterObservation``, since no baseline here reads text; for MiniGrid's Memory envs the mission is the same
+    sentence in every episode, so nothing is lost. A space with no numeric part at all raises a ``ValueError``.
+    """
+    if isinstance(space, spaces.Box):
+        return []
+    if isinstance(space, spaces.Dict):
+        keep = [key for key, sub in space.spaces.items() if _numeric(sub)]
+        if not keep:
+            raise ValueError(f"{env_id}'s observation space {space} has no numeric part a network can read")
+        if len(keep) < len(space.spaces):
+            return [lambda env: FilterObservation(env, keep), FlattenObservation]
+        return [FlattenObservation]
+    if _numeric(space):
+        return [FlattenObservation]
+    raise ValueError(
+        f"{env_id}'s observation space {space} has no numeric flat form; wrap the env so that it returns a Box"
+    )
+
+
+def find_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """``gym.spec`` that also takes ``"module:id"`` (as ``gym.make`` does), importing ``module`` first so that it
+    registers its ids, e.g. ``"popgym:popgym-RepeatPreviousEasy-v0"`` or ``"minigrid:MiniGrid-MemoryS7-v0"``."""
+    module, sep, name = env_id.rpartition(":")
+    if sep:
+        importlib.import_module(module)
+    return gym.spec(name)
+
+
+def _native_same_step(spec: gym.envs.registration.EnvSpec) -> bool:
+    """Whether the id's own vector env can reset finished copies in the same step (memenvs' native envs can;
+    Gymnasium's ``CartPoleVectorEnv`` and most others only autoreset on the next step and take no such argument)."""
+    if spec.vector_entry_point is None:
+        return False
+    creator = spec.vector_entry_point
+    if isinstance(creator, str):
+        creator = load_env_creator(creator)
+    return "autoreset_mode" in inspect.signature(creator).parameters
+
+
 def make_vec_env(
     env_id: str,
     n_envs: int = 8,
@@ -133,10 +198,13 @@ def make_vec_env(
     render_mode: str | None = None,
     **env_kwargs: Any,
 ) -> VecEnv:
-    """An SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id``.
+    """An SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id``, any Gymnasium id.
 
-    Uses the id's native batched vector env when it has one (all memenvs grid envs), else Gymnasium's
-    ``SyncVectorEnv`` (e.g. Atari). ``monitor=True`` wraps it in SB3's ``VecMonitor`` so episode returns are logged.
+    Uses the id's native batched vector env when it has one that resets in the same step (all memenvs ids but
+    Atari), else Gymnasium's ``SyncVectorEnv`` (Atari, CartPole-v1, POPGym, MiniGrid, ...). Observations that are
+    not a ``Box`` are flattened into one (see :func:`observation_wrappers`). ``render_mode`` is passed only when
+    given, since some envs (POPGym's) take no such argument. ``monitor=True`` wraps it in SB3's ``VecMonitor`` so
+    episode returns are logged.
 
     Example::
 
@@ -147,23 +215,31 @@ def make_vec_env(
         PPO("MlpPolicy", venv).learn(10_000)
     """
     n_envs = check_int("n_envs", n_envs, 1)
-    spec = gym.spec(env_id)
-    if spec.vector_entry_point is not None:
-        venv = gym.make_vec(
-            env_id, num_envs=n_envs, autoreset_mode=AutoresetMode.SAME_STEP, render_mode=render_mode, **env_kwargs
-        )
+    spec = find_spec(env_id)
+    if render_mode is not None:
+        env_kwargs["render_mode"] = render_mode
+    if _native_same_step(spec):
+        venv = gym.make_vec(env_id, num_envs=n_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
     else:
-        venv = gym.make_vec(
-            env_id,
-            num_envs=n_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-            render_mode=render_mode,
-            **env_kwargs,
-        )
+        venv = _sync_vec(env_id, n_envs, env_kwargs, [])
+        wrappers = observation_wrappers(env_id, venv.single_observation_space)
+        if wrappers:
+            venv.close()
+            venv = _sync_vec(env_id, n_envs, env_kwargs, wrappers)
     vec_env: VecEnv = GymnasiumVecEnv(venv)
     if seed is not None:
         vec_env.seed(seed)
     if monitor:
         vec_env = VecMonitor(vec_env)
     return vec_env
+
+
+def _sync_vec(env_id: str, n_envs: int, env_kwargs: dict[str, Any], wrappers: list) -> gym.vector.VectorEnv:
+    return gym.make_vec(
+        env_id,
+        num_envs=n_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+        wrappers=wrappers,
+        **env_kwargs,
+    )
