@@ -74,10 +74,10 @@ def test_import_memenvs_works_without_ale_py():
 @needs_atari
 def test_pong_shapes_dtypes_and_blank_fraction():
     env = gym.make(PONG)
-    assert env.observation_space.shape == (84, 84) and env.observation_space.dtype == np.uint8
+    assert env.observation_space.shape == (1, 84, 84) and env.observation_space.dtype == np.uint8
     assert env.action_space == gym.spaces.Discrete(6)
     frames, flags, steps = rollout(env, seed=0, n=400)
-    assert frames.dtype == np.uint8 and frames.shape[1:] == (84, 84)
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (1, 84, 84)
     assert all(env.observation_space.contains(f) for f in frames)
     assert all(type(r) is float and type(t) is bool and type(u) is bool for r, t, u in steps)
     # A shown Pong frame is never all black (the court is grey), so zero frames are exactly the blanked ones.
@@ -122,7 +122,7 @@ def test_frame_stack_and_agent_view_rendering():
     env.close()
     env = gym.make(PONG, render_mode="rgb_array", render_scale=1)
     obs, _ = env.reset(seed=0)
-    np.testing.assert_array_equal(env.render(), np.repeat(obs[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(env.render(), np.repeat(obs[0][:, :, None], 3, axis=2))
 
 
 @needs_atari
@@ -139,10 +139,10 @@ def test_breakout_and_generic_ids():
     env = gym.make("memenvs/FlickeringBreakout-v0")
     assert env.action_space == gym.spaces.Discrete(4)
     frames, flags, _ = rollout(env, seed=0, n=50)
-    assert frames.shape[1:] == (84, 84)
+    assert frames.shape[1:] == (1, 84, 84)
     env = gym.make("memenvs/FlickeringAtari-v0", game="SpaceInvaders", p=0.25, screen_size=64)
     obs, info = env.reset(seed=0)
-    assert obs.shape == (64, 64) and env.action_space.n == 6 and "flicker" in info
+    assert obs.shape == (1, 64, 64) and env.action_space.n == 6 and "flicker" in info
     for name in ("space_invaders", "spaceinvaders"):
         assert gym.make("memenvs/FlickeringAtari-v0", game=name).action_space.n == 6
 
@@ -177,7 +177,7 @@ def test_vector_pong_through_make_vec_and_the_vector_wrapper():
     rng = np.random.default_rng(0)
     for _ in range(60):
         obs, r, term, trunc, info = envs.step(rng.integers(6, size=4))
-        assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8 and r.shape == (4,)
+        assert obs.shape == (4, 1, 84, 84) and obs.dtype == np.uint8 and r.shape == (4,)
         np.testing.assert_array_equal(~obs.reshape(4, -1).any(axis=1), info["flicker"])
         flags.append(info["flicker"])
     flags = np.array(flags)
@@ -221,3 +221,21 @@ def test_render_cli_writes_what_the_agent_sees(tmp_path):
             gif.seek(i)
             dark.append(not np.asarray(gif.convert("L")).any())
     assert any(dark) and not all(dark)
+
+
+@needs_atari
+def test_sb3_cnn_policy_takes_one_frame_without_a_stack():
+    """The observation has its channel axis first even without a frame stack, so SB3's CnnPolicy builds and
+    trains on it as it is (a bare (84, 84) frame is not an image to SB3)."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    from memenvs.sb3 import make_vec_env
+
+    venv = make_vec_env(PONG, n_envs=1, seed=0)
+    assert venv.observation_space.shape == (1, 84, 84)
+    model = PPO("CnnPolicy", venv, n_steps=8, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    model.learn(8)
+    action, _ = model.predict(venv.reset(), deterministic=True)
+    assert action.shape == (1,)
+    venv.close()

@@ -70,3 +70,25 @@ def test_keyboard_play_game_builds_headless():
     env.reset(seed=0)
     game = PlayableGame(env, keys_to_action=env.unwrapped.get_keys_to_action())
     assert len(game.relevant_keys) == 8  # arrows and WASD
+
+
+@pytest.mark.parametrize("env_id", [e.id for e in ENVS])
+def test_every_id_passes_check_env_and_remakes_from_its_own_spec(env_id):
+    """As a user would check an id: Gymnasium's ``check_env`` on ``gym.make(id)`` with default kwargs (it re-makes
+    the env from its spec for each render mode), and ``gym.make(env.spec, render_mode=...)`` directly."""
+    import warnings
+
+    from gymnasium.utils.env_checker import check_env
+
+    if env_entry(env_id).vector_entry_point is None:  # the Atari ids
+        pytest.importorskip("ale_py")
+        pytest.importorskip("cv2")
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # check_env warns that a made env is wrapped; that is what is checked
+        check_env(env)
+    for mode in env.metadata["render_modes"]:
+        remade = gym.make(env.spec, render_mode=mode)
+        assert remade.spec.id == env_id and remade.render_mode == mode
+        remade.close()
+    env.close()

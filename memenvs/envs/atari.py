@@ -109,7 +109,9 @@ class AgentView(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array' ('human' via gym.make), got {render_mode!r}")
         scale = check_int("render_scale", scale, 1, 16)
-        gym.utils.RecordConstructorArgs.__init__(self, render_mode=render_mode, scale=scale)
+        # The render mode is gym.make's argument to the entry point, not part of this wrapper's identity: recorded
+        # here, a spec re-made with another render mode (as check_env does) would no longer match its wrappers.
+        gym.utils.RecordConstructorArgs.__init__(self, scale=scale)
         gym.Wrapper.__init__(self, env)
         self._render_mode = render_mode
         self.scale = scale
@@ -166,8 +168,9 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
        the game's own sprite flicker, see below), grayscale, resized to ``screen_size`` = 84 (84x84 ``uint8``);
     3. :class:`~memenvs.wrappers.FlickerObservation`: the processed 84x84 frame is replaced by zeros with
        probability ``p``;
-    4. optionally ``FrameStackObservation(frame_stack)``, which stacks the flickered frames, so each frame in
-       the stack is blanked independently (as for DQN in the DRQN paper);
+    4. ``FrameStackObservation(frame_stack)``, which stacks the flickered frames along a leading channel axis
+       (one frame by default), so each frame in the stack is blanked independently (as for DQN in the DRQN
+       paper);
     5. :class:`AgentView`, which makes ``render()`` show the agent's observation.
 
     So flicker acts on the agent's processed frame once per agent step (every 4 emulator frames), after frame
@@ -187,8 +190,10 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
     ``full_action_space=True``.
 
     ## Observation Space
-    ``Box(0, 255, (screen_size, screen_size), uint8)``: one grayscale frame (DRQN saw one frame per step), or
-    ``(frame_stack, screen_size, screen_size)`` with ``frame_stack > 1``. A blank frame is all zeros;
+    ``Box(0, 255, (frame_stack, screen_size, screen_size), uint8)``: the last ``frame_stack`` grayscale frames
+    along a leading channel axis, ``(1, 84, 84)`` by default (DRQN saw one frame per step). The channel axis comes
+    first, so SB3's ``CnnPolicy`` and the ``NatureCNN`` take the observation as it is with any ``frame_stack``.
+    A blank frame is all zeros;
     ``info["flicker"]`` is ``True`` when the returned (newest) frame was blanked.
 
     ## Rewards
@@ -231,7 +236,8 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
     (the preprocessing and sticky actions).
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. Changed in place: observations always carry a leading channel axis (``(1, 84, 84)``
+      instead of ``(84, 84)`` without a frame stack); ``gym.make(env.spec, render_mode=...)`` re-makes the env.
 
     Raises:
         gym.error.DependencyNotInstalled: without ale-py or OpenCV; the message names the ``atari`` extra.
@@ -266,8 +272,8 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
         terminal_on_life_loss=params.terminal_on_life_loss,
     )
     env = FlickerObservation(env, p=params.p, flicker_on_reset=params.flicker_on_reset)
-    if params.frame_stack > 1:
-        env = FrameStackObservation(env, params.frame_stack)
+    # Stacked even for one frame: the stack axis is the channel axis image policies expect.
+    env = FrameStackObservation(env, params.frame_stack)
     env = AgentView(env, render_mode=render_mode, scale=params.render_scale)
     env.metadata = {**env.metadata, "render_fps": ATARI_FPS // params.frame_skip or 1}
     return env
