@@ -65,15 +65,57 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------- play
 def cmd_play(args: argparse.Namespace) -> None:
-    from gymnasium.utils.play import play
+    from memenvs.play import ObservationView, is_image, play_turn_based
 
+    fps = _check_fps(args.fps)
     env = _make(args.env_id, render_mode="rgb_array", **parse_kwargs(args.kwarg))
+    if not args.show_hidden and not is_image(env.observation_space):
+        env = ObservationView(env)
     keys = env.unwrapped.get_keys_to_action() if hasattr(env.unwrapped, "get_keys_to_action") else None
-    fps = args.fps or env.metadata.get("render_fps", 8)
+    if keys is None:
+        raise CLIError(f"{args.env_id} has no keyboard mapping (get_keys_to_action) to play it with")
+    _require_display()
     try:
-        play(env, keys_to_action=keys, fps=fps, zoom=args.zoom, noop=args.noop, seed=args.seed)
-    except Exception as err:
-        raise CLIError(f"cannot open a window to play in ({err}); play needs a display") from err
+        if _realtime(args.env_id):
+            from gymnasium.utils.play import play
+
+            play(env, keys_to_action=keys, fps=fps or env.metadata.get("render_fps", 30), zoom=args.zoom,
+                 noop=args.noop, seed=args.seed)
+        else:
+            play_turn_based(env, keys, zoom=args.zoom, seed=args.seed)
+    finally:
+        env.close()
+        import pygame
+
+        pygame.quit()
+
+
+def _realtime(env_id: str) -> bool:
+    """Whether the id runs on its own clock (CartPole, Atari); grid tasks wait for the player."""
+    entry = next((e for e in ENVS if e.id == env_id), None)
+    return entry is None or entry.realtime
+
+
+def _require_display() -> None:
+    """Fail fast where no window can be shown: SDL falls back to its off-screen driver without a display, and a game
+    drawn there waits forever for keys nobody can press."""
+    import pygame
+
+    try:
+        pygame.display.init()
+    except pygame.error as err:
+        raise CLIError(f"play needs a display and none could be opened ({err})") from err
+    driver = pygame.display.get_driver()
+    if driver in ("dummy", "offscreen"):
+        pygame.display.quit()
+        raise CLIError(f"play needs a display; SDL's video driver here is {driver!r} (no window can be shown). "
+                       "Use `memenvs render` to record episodes to a GIF or MP4 instead")
+
+
+def _check_fps(fps: int | None) -> int | None:
+    if fps is not None and fps < 1:
+        raise CLIError(f"--fps must be >= 1, got {fps}")
+    return fps
 
 
 # ----------------------------------------------------------------------------- render
@@ -84,6 +126,7 @@ def cmd_render(args: argparse.Namespace) -> None:
         raise CLIError(f"--out must end in {' or '.join(VIDEO_SUFFIXES)}, got {args.out!r}")
     if args.episodes < 1:
         raise CLIError(f"--episodes must be >= 1, got {args.episodes}")
+    _check_fps(args.fps)
     if args.model:
         frames, returns, env = _render_model(args)
     else:
@@ -194,12 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-spaces", dest="spaces", action="store_false", help="skip building each env to show spaces")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("play", help="play an environment with the keyboard (arrow keys or WASD)")
+    p = sub.add_parser(
+        "play", help="play an environment with the keyboard (arrow keys or WASD)",
+        description="Play an environment with the keyboard. Grid tasks take one step per key press and wait "
+        "otherwise; CartPole and Atari run in real time. The window shows only what the agent observes (the "
+        "observation drawn as grey cells, white = high), so playing tests your memory; --show-hidden shows the "
+        "full picture with the hidden state. Escape quits.",
+    )
     p.add_argument("env_id")
     p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
-    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's render_fps)")
+    p.add_argument("--show-hidden", action="store_true",
+                   help="show the env's full picture (goal, hidden cells, caption) instead of the observation")
+    p.add_argument("--fps", type=int, default=None,
+                   help="steps per second of the real-time envs (default: the env's render_fps)")
     p.add_argument("--zoom", type=float, default=None, help="window zoom factor")
-    p.add_argument("--noop", type=int, default=0, help="action taken when no key is pressed (default 0)")
+    p.add_argument("--noop", type=int, default=0,
+                   help="real-time envs: action taken when no key is pressed (default 0)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_play)
 

@@ -10,13 +10,15 @@ import gymnasium as gym
 
 @dataclass(frozen=True)
 class EnvEntry:
-    """One registered id: where its single and vector classes live, fixed kwargs, and a one-line summary."""
+    """One registered id: where its single and vector classes live, fixed kwargs, a one-line summary, and whether
+    it runs in real time (``memenvs play`` steps it on a clock rather than once per key press)."""
 
     id: str
     entry_point: str
     vector_entry_point: str | None
     summary: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    realtime: bool = False
 
 
 ENVS: tuple[EnvEntry, ...] = (
@@ -55,15 +57,16 @@ ENVS: tuple[EnvEntry, ...] = (
              "IAM warehouse, the authors' 5x5 variant: cross-shaped moves, at most 4 items living 16 steps."),
     EnvEntry("memenvs/Traffic-v0", "memenvs.envs.traffic:TrafficEnv", "memenvs.envs.traffic:TrafficVectorEnv",
              "IAM traffic control as a cellular model: one light, two loop roads, cars return unseen."),
-    EnvEntry("memenvs/NonstationaryCartPole-v0", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleEnv", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleVectorEnv", "CartPole whose physics (pole, gravity, force, inverted actions) switch on a seeded schedule of episodes."),  # noqa: E501
+    EnvEntry("memenvs/NonstationaryCartPole-v0", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleEnv", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleVectorEnv", "CartPole whose physics (pole, gravity, force, inverted actions) switch on a seeded schedule of episodes.", realtime=True),  # noqa: E501
     EnvEntry("memenvs/FlickeringPong-v0", "memenvs.envs.atari:make_flickering_atari", None,
              "DRQN's Flickering Pong: ALE Pong, 84x84 frames blanked with p=0.5 each step (atari extra).",
-             {"game": "pong"}),
+             {"game": "pong"}, realtime=True),
     EnvEntry("memenvs/FlickeringBreakout-v0", "memenvs.envs.atari:make_flickering_atari", None,
              "Flickering Breakout: ALE Breakout, 84x84 frames blanked with p=0.5 each step (atari extra).",
-             {"game": "breakout"}),
+             {"game": "breakout"}, realtime=True),
     EnvEntry("memenvs/FlickeringAtari-v0", "memenvs.envs.atari:make_flickering_atari", None,
-             "Any ALE game (game=..., default pong) with 84x84 frames blanked with p=0.5 (atari extra)."),
+             "Any ALE game (game=..., default pong) with 84x84 frames blanked with p=0.5 (atari extra).",
+             realtime=True),
 )
 
 
