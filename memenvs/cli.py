@@ -162,20 +162,34 @@ def cmd_compare(args: argparse.Namespace) -> None:
         from memenvs.baselines.compare import CompareError, compare
     except ImportError as err:
         raise CLIError(f'compare needs the baselines extra (pip install "memenvs[baselines]"): {err}') from err
+    runtime_env = _json_object("--ray-runtime-env", args.ray_runtime_env)
     try:
         result = compare(
             envs=args.envs, baselines=args.baselines, seeds=args.seeds, steps=args.steps, n_envs=args.n_envs,
             eval_episodes=args.eval_episodes, out=args.out, workers=args.workers, backend=args.backend,
             address=args.address, sweep=args.sweep, curve_points=args.curve_points, quiet=args.quiet,
             overrides=args.overrides,
-            ray_init_kwargs={"runtime_env": json.loads(args.ray_runtime_env)} if args.ray_runtime_env else None,
+            ray_init_kwargs={"runtime_env": runtime_env} if runtime_env is not None else None,
         )
-    except (CompareError, json.JSONDecodeError) as err:
+    except CompareError as err:
         raise CLIError(str(err)) from err
     if result.interrupted:
         sys.exit(130)
     if result.failures:
         raise CLIError(f"{len(result.failures)} run(s) failed: {', '.join(result.failures)}")
+
+
+def _json_object(option: str, text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CLIError(f"{option} must be a JSON object, e.g. '{{\"pip\": [\"memenvs[baselines]\"]}}'; "
+                       f"cannot parse {text!r}: {err}") from err
+    if not isinstance(value, dict):
+        raise CLIError(f"{option} must be a JSON object (a dict of Ray runtime_env fields), got {text!r}")
+    return value
 
 
 # ----------------------------------------------------------------------------- bench

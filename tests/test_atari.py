@@ -239,3 +239,10 @@ def test_sb3_cnn_policy_takes_one_frame_without_a_stack():
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (1,)
     venv.close()
+
+
+@needs_atari
+def test_list_prints_no_ale_banner():
+    out = subprocess.run([sys.executable, "-m", "memenvs", "list"], capture_output=True, text=True, check=True)
+    assert "memenvs/FlickeringPong-v0" in out.stdout and "observation: Box(0, 255, (1, 84, 84)" in out.stdout
+    assert "A.L.E" not in out.stdout + out.stderr and "Stella" not in out.stdout + out.stderr

@@ -58,6 +58,8 @@ def test_render_mp4(tmp_path):
         (["render", "memenvs/TMaze-v0", "--out", "x.gif", "-k", "length"], "KEY=VALUE"),
         (["bench", "memenvs/Nope-v0"], "unknown env id"),
         (["bench", "memenvs/TMaze-v0", "--seconds", "0"], "--seconds"),
+        (["compare", "--ray-runtime-env", "{bad"], "--ray-runtime-env must be a JSON object"),
+        (["compare", "--ray-runtime-env", "[1]"], "--ray-runtime-env must be a JSON object"),
     ],
 )
 def test_errors_are_clear(argv, message, capsys, tmp_path, monkeypatch):

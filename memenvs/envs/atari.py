@@ -73,6 +73,9 @@ def _import_atari() -> Any:
             f"Flickering Atari needs ale-py and OpenCV, which come with the atari extra: {INSTALL_HINT} ({e})"
         ) from e
     gym.register_envs(ale_py)
+    # ALE prints its banner (version, "Powered by Stella") from C++ when the first game loads, in the middle of
+    # whatever the user's program prints; its logger at Error level keeps it quiet and still reports errors.
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
     return ale_py
 
 
