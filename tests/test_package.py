@@ -92,3 +92,36 @@ def test_every_id_passes_check_env_and_remakes_from_its_own_spec(env_id):
         assert remade.spec.id == env_id and remade.render_mode == mode
         remade.close()
     env.close()
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_license_is_an_spdx_string_with_its_file():
+    """PEP 639: ``license`` is an SPDX expression and ``license-files`` names the file (the TOML table form is
+    deprecated by setuptools); the MIT text the metadata promises is in the repository."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "Permission is hereby granted, free of charge" in text
+
+
+def test_wheel_carries_the_license_and_its_spdx_expression(tmp_path):
+    import importlib.metadata
+    import zipfile
+
+    setuptools_version = tuple(int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
+    if setuptools_version < (77, 0):
+        pytest.skip(f"building needs setuptools>=77 (PEP 639 license fields); this has {setuptools_version}")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w",
+         str(tmp_path)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("memenvs-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "License-Expression: MIT" in metadata.splitlines()
