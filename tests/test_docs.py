@@ -93,3 +93,44 @@ def test_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
         assert (html / memenvs_docs.ENV_DIR / f"{memenvs_docs.page_name(entry.id)}.html").exists(), entry.id
     for page in ("index", "getting_started", "tutorial", "results", "performance", "api", "baseline/index"):
         assert (html / f"{page}.html").exists(), page
+
+
+def test_no_page_or_docstring_cites_a_file_outside_the_repository() -> None:
+    """Pages and docstrings state their facts with the paper or repository they come from; the project's internal
+    specification is not shipped, so a reader could not follow a reference to it."""
+    root = DOCS.parent
+    files = [*DOCS.rglob("*.md"), *(root / "memenvs").rglob("*.py"), *(root / "baselines").rglob("*.py"),
+             root / "README.md"]
+    offenders = [str(f.relative_to(root)) for f in files if "DESIGN" in f.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_results_page_names_the_recorded_command_under_each_figure() -> None:
+    """Under a figure of a ``memenvs compare`` folder, the command recorded in that folder's ``config.json``, whole
+    (a command quoted over several lines is joined, not cut at its first backslash)."""
+    import json
+
+    text = memenvs_docs.results_fragment()
+    for folder in ("compare_default", "tmaze_length_sweep"):
+        command = json.loads((DOCS / "results" / folder / "config.json").read_text())["command"]
+        block = text.split(f"### {folder.replace('_', ' ')}/curves")[1].split("###")[0]
+        assert f"Produced by `{command}`." in block
+    assert "\\`" not in text
+
+
+def test_command_lines_with_continuations_are_joined() -> None:
+    text = "Run\n\n```bash\nmemenvs compare --envs a \\\n    --seeds 0 1  # two seeds\n```\n"
+    match = memenvs_docs._COMMAND.search(text)
+    assert memenvs_docs._command_text(match) == "memenvs compare --envs a --seeds 0 1"
+
+
+def test_performance_table_fits_a_page_column() -> None:
+    """Each row of the throughput table, as a reader sees it (link targets and backticks do not show), is short
+    enough for the theme's content column instead of running past it."""
+    import re
+
+    text = memenvs_docs.performance_fragment()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) > 3
+    visible = [re.sub(r"\]\([^)]*\)|[`\[]", "", row) for row in rows]
+    assert max(len(row) for row in visible) <= 100, max(visible, key=len)

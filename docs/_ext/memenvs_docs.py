@@ -772,8 +772,9 @@ def performance_fragment() -> str:
         single, ref_single = rows_by.get((env_id, "single")), ref["single"]
         ratio_single = (f"{single['env_steps_per_s'] / ref_single['env_steps_per_s']:.2g}x"
                         if single and ref_single and "skipped" not in single else "–")
-        label = f"`{env_id}` (Gymnasium, reference)" if env_id == ref_id else \
-            f"[`{env_id}`](/{ENV_DIR}/{page_name(env_id)}.md)"
+        # The id without its namespace keeps the table inside the page's column; the link names the page.
+        label = f"{env_id} (reference)" if env_id == ref_id else \
+            f"[{env_id.split('/')[-1]}](/{ENV_DIR}/{page_name(env_id)}.md)"
         rows.append((label, *cells, ratio_single, ratio))
     s = perf["settings"]
     machine = ", ".join(f"{k} {v}" for k, v in perf["machine"].items())
@@ -784,10 +785,10 @@ def performance_fragment() -> str:
         f"{', '.join(f'{x:.2f}' for x in load.get('after_envs', []))}.\n",
         f"Env-steps per second, {s['seconds']} s of uniform random actions per figure; native vector and SB3 adapter "
         f"at {s['num_envs']} copies (the SB3 adapter of an id without a native vector env runs "
-        f"{s['sync_envs']} Gymnasium copies), `SyncVectorEnv` at {s['sync_envs']} copies. The ratios divide by "
-        f"Gymnasium's own `{ref_id}` measured in the same run.\n",
-        _table(["env", "single", "sync vector", "native vector", "SB3 adapter", "single vs CartPole",
-                "native vs CartPoleVectorEnv"], rows),
+        f"{s['sync_envs']} Gymnasium copies), `SyncVectorEnv` at {s['sync_envs']} copies. The ratios (÷ ref) divide "
+        f"by Gymnasium's own `{ref_id}` measured in the same run: the single env by `{ref_id}`, the native vector "
+        f"env by its `CartPoleVectorEnv`. Env names are the `memenvs/` ids.\n",
+        _table(["env", "single", "sync", "native", "SB3", "single ÷ ref", "native ÷ ref"], rows),
     ]
     skipped = [r for r in perf["results"] if "skipped" in r]
     if skipped:
@@ -809,31 +810,48 @@ def performance_fragment() -> str:
 
 
 # A command quoted inline (`python -m ...`) or on its own line of a code block.
-_COMMAND = re.compile(r"`((?:python|memenvs|pytest)\s[^`]+)`|^\s*((?:python|memenvs)\s[^\n#]+?)\s*(?:#.*)?$", re.M)
+_COMMAND = re.compile(
+    r"`((?:python|memenvs|pytest)\s[^`]+)`"  # an inline command
+    r"|^[ \t]*((?:python|memenvs)\s(?:[^\n#\\]|\\\n)+?)[ \t]*(?:#.*)?$",  # a command line, with \ continuations
+    re.M,
+)
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def _command_text(match: re.Match) -> str:
-    return match.group(1) or match.group(2)
+    """The command of a match on one line: continuation backslashes and the indentation after them removed."""
+    return re.sub(r"\s*\\\n\s*", " ", match.group(1) or match.group(2)).strip()
+
+
+def _recorded_command(path: Path) -> str:
+    """The ``command`` recorded beside a result: in the JSON of the same name, else in the ``config.json`` of its
+    folder (``memenvs compare`` writes one with the fully expanded command)."""
+    for sidecar in (path.with_suffix(".json"), path.parent / "config.json"):
+        if sidecar == path or not sidecar.exists():
+            continue
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("command"), str):
+            return data["command"]
+    return ""
 
 
 def _figure_command(figure: Path) -> str:
-    """The command that produced a committed figure: a ``command`` in the JSON beside it, else the first command
-    quoted after (or before) the figure's mention in a hand-written page."""
-    sidecar = figure.with_suffix(".json")
-    if sidecar.exists():
-        try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("command"), str):
-                return data["command"]
-        except ValueError:
-            pass
+    """The command that produced a committed figure: recorded beside it (:func:`_recorded_command`), else the
+    command quoted nearest after (or before) a link to this very file in a hand-written page."""
+    recorded = _recorded_command(figure)
+    if recorded:
+        return recorded
     for path in sorted(DOCS.glob("**/*.md")):
         if any(part.startswith("_") for part in path.relative_to(DOCS).parts) or ENV_DIR in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        at = text.find(figure.name)
-        if at < 0:
+        links = [m for m in _LINK.finditer(text) if (path.parent / m.group(1)).resolve() == figure.resolve()]
+        if not links:
             continue
+        at = links[0].end()
         after = _COMMAND.search(text, at)
         if after:
             return _command_text(after)
@@ -851,11 +869,12 @@ def results_fragment() -> str:
     parts = ["## Tables and write-ups\n"]
     rows = []
     for path in pages:
-        command = _COMMAND.search(path.read_text(encoding="utf-8"))
+        quoted = _COMMAND.search(path.read_text(encoding="utf-8"))
+        command = _command_text(quoted) if quoted else _recorded_command(path)
         rel = path.relative_to(DOCS).as_posix()
         rows.append((f"[{_title_line(path)[2:] or path.stem}](/{rel})",
-                     _code(_command_text(command)) if command else "not stated on the page"))
-    parts.append(_table(["page", "command (the first one the page quotes)"], rows))
+                     _code(command) if command else "not stated on the page"))
+    parts.append(_table(["page", "command (the first one the page quotes, else the one recorded beside it)"], rows))
     figures = sorted(p for p in folder.rglob("*") if p.suffix in (".png", ".svg", ".jpg"))
     if figures:
         parts.append("## Figures\n")

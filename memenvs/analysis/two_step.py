@@ -351,8 +351,9 @@ def plot_stay_probabilities(
     return fig
 
 
-#: Stay probabilities of trained meta-LSTMs (DESIGN.md: read off Wang et al. 2018 Fig. 4, and an independent
-#: reproduction), in CASES order; approximate.
+#: Stay probabilities of trained meta-LSTMs, in CASES order, approximate: read off Wang et al. 2018 Fig. 4, and off
+#: the plots of M. Trazzi's reproduction
+#: (github.com/mtrazzi/two-step-task: 8 seeds of 20k episodes, twice the paper's 10k).
 PUBLISHED = {
     "Wang 2018 meta-LSTM (read off Fig. 4)": (0.98, 0.65, 0.63, 0.98),
     "meta-LSTM, a reproduction": (0.94, 0.71, 0.59, 0.95),

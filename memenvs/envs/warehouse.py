@@ -560,8 +560,9 @@ class MiniWarehouseEnv(MemoryEnv):
 
     ## Reference
     * M. Suau et al., "Influence-aware Memory Architectures for Deep Reinforcement Learning in POMDPs", Neural
-      Computing and Applications, 2022; the 5x5 variant follows the authors' later public warehouse code, as
-      described in memenvs' DESIGN.md (reward formula chosen here and documented above).
+      Computing and Applications, 2022; the 5x5 variant follows the authors' later public code (its
+      ``warehouse_memory`` environment: 3x3 interior, 12 border cells, items living 16 steps, at most 4 at once,
+      96-step episodes); the reward formula is memenvs' choice, documented above.
 
     ## Version History
     * v0: initial release.
