@@ -815,7 +815,6 @@ _COMMAND = re.compile(
     r"|^[ \t]*((?:python|memenvs)\s(?:[^\n#\\]|\\\n)+?)[ \t]*(?:#.*)?$",  # a command line, with \ continuations
     re.M,
 )
-_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def _command_text(match: re.Match) -> str:
@@ -848,7 +847,7 @@ def _figure_command(figure: Path) -> str:
         if any(part.startswith("_") for part in path.relative_to(DOCS).parts) or ENV_DIR in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        links = [m for m in _LINK.finditer(text) if (path.parent / m.group(1)).resolve() == figure.resolve()]
+        links = [m for m in _LINK.finditer(text) if (path.parent / m.group(2)).resolve() == figure.resolve()]
         if not links:
             continue
         at = links[0].end()
