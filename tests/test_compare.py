@@ -163,6 +163,53 @@ def test_ctrl_c_keeps_finished_runs_and_rerun_resumes(tmp_path, monkeypatch):
     assert not resumed.interrupted and len(resumed.skipped) == 2 and len(resumed.rows) == 4
 
 
+def test_two_compares_on_one_folder_share_the_runs_and_both_report_all(tmp_path, monkeypatch):
+    """Two invocations on one --out at once: each run is trained once (claims), and each summary holds every run,
+    whichever invocation trained it."""
+    import threading
+    import time
+
+    calls = []
+
+    def slow(spec, progress=None):
+        calls.append(spec.run_id)
+        time.sleep(0.3)  # both invocations are running while runs are in progress
+        return fake_payload(spec)
+
+    monkeypatch.setattr(running, "execute", slow)
+    results = {}
+
+    def invoke(name):
+        results[name] = cmp.compare(out=tmp_path, workers=1, **TINY)
+
+    threads = [threading.Thread(target=invoke, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 4  # every run trained exactly once
+    for result in results.values():
+        assert len(result.rows) == 4 and not result.failures
+    assert len(json.loads((tmp_path / "runs.json").read_text())["runs"]) == 4
+    assert not list((tmp_path / "runs").glob("*/claim.json"))  # claims are released
+
+
+def test_a_stale_claim_of_a_dead_process_is_taken_over(tmp_path, monkeypatch):
+    from memenvs.baselines.compare import storage
+
+    monkeypatch.setattr(running, "execute", fake_payload)
+    runs = cmp.plan(TINY["envs"], TINY["baselines"], TINY["seeds"], TINY["steps"], TINY["n_envs"],
+                    TINY["eval_episodes"], None, TINY["curve_points"], TINY["overrides"])
+    folder = tmp_path / "runs" / runs[0].run_id
+    folder.mkdir(parents=True)
+    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    (folder / "claim.json").write_text(json.dumps({"host": __import__("socket").gethostname(), "pid": dead}))
+    assert not storage.claim_is_live(tmp_path, runs[0].run_id)
+    result = cmp.compare(out=tmp_path, workers=1, **TINY)
+    assert runs[0].run_id in {r["run_id"] for r in result.rows} and len(result.rows) == 4
+    assert not (folder / "claim.json").exists() and (folder / "result.json").exists()
+
+
 def test_a_failing_run_is_reported_and_not_stored(tmp_path, monkeypatch, capsys):
     def broken(spec, progress=None):
         if spec.baseline == "gru":

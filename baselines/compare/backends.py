@@ -1,11 +1,15 @@
 """Where the runs execute: in this process, in a local spawn-context process pool, or as Ray tasks. Each backend
-hands every finished payload to ``on_done`` in the driver, which stores it."""
+hands every finished payload to ``on_done`` in the driver, which stores it.
+
+``todo`` is consumed lazily, one run as a slot frees up: the driver claims a run only when it starts it, so another
+``compare`` on the same folder can take the runs this one has not reached yet.
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 from .display import _Display
 from .planning import RunSpec
@@ -31,20 +35,30 @@ def _pool_task(spec: RunSpec) -> dict[str, Any]:
     return _safe_execute(spec, _queue_progress)
 
 
-def _run_inline(todo: Sequence[RunSpec], display: _Display, on_done: Callable[[dict], None]) -> None:
+def _take(todo: Iterator[RunSpec], n: int) -> list[RunSpec]:
+    out = []
+    for spec in todo:
+        out.append(spec)
+        if len(out) == n:
+            break
+    return out
+
+
+def _run_inline(todo: Iterable[RunSpec], display: _Display, on_done: Callable[[dict], None]) -> None:
     for spec in todo:
         on_done(_safe_execute(spec, display.update))
 
 
-def _run_pool(todo: Sequence[RunSpec], workers: int, display: _Display, on_done: Callable[[dict], None]) -> None:
+def _run_pool(todo: Iterable[RunSpec], workers: int, display: _Display, on_done: Callable[[dict], None]) -> None:
     """A spawn-context process pool (a fresh interpreter per worker: no forked torch state)."""
     import queue as queue_mod
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     pool = ctx.Pool(workers, initializer=_init_worker, initargs=(queue,))
+    todo = iter(todo)
     try:
-        pending = {spec.run_id: pool.apply_async(_pool_task, (spec,)) for spec in todo}
+        pending = {spec.run_id: pool.apply_async(_pool_task, (spec,)) for spec in _take(todo, workers)}
         while pending:
             try:
                 msg = queue.get(timeout=0.2)
@@ -55,6 +69,8 @@ def _run_pool(todo: Sequence[RunSpec], workers: int, display: _Display, on_done:
                 pass
             for run_id in [r for r, res in pending.items() if res.ready()]:
                 on_done(pending.pop(run_id).get())
+                for spec in _take(todo, 1):
+                    pending[spec.run_id] = pool.apply_async(_pool_task, (spec,))
         pool.close()
     finally:
         pool.terminate()
@@ -71,9 +87,10 @@ def _ray_task(spec: RunSpec, queue: Any) -> dict[str, Any]:
     return _safe_execute(spec, progress)
 
 
-def _run_ray(todo: Sequence[RunSpec], address: str | None, display: _Display, on_done: Callable[[dict], None],
+def _run_ray(todo: Iterable[RunSpec], address: str | None, display: _Display, on_done: Callable[[dict], None],
              ray_init_kwargs: dict[str, Any] | None) -> None:
-    """Each run a Ray task (1 CPU); payloads come back to this driver, which writes them."""
+    """Each run a Ray task (1 CPU), as many in flight as the cluster has CPUs; payloads come back to this driver,
+    which writes them."""
     import ray
     from ray.util.queue import Queue
 
@@ -83,7 +100,9 @@ def _run_ray(todo: Sequence[RunSpec], address: str | None, display: _Display, on
         started = True
     queue = Queue()
     task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-    refs = {task.remote(spec, queue): spec for spec in todo}
+    todo = iter(todo)
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    refs = {task.remote(spec, queue): spec for spec in _take(todo, slots)}
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0.3)
@@ -92,6 +111,8 @@ def _run_ray(todo: Sequence[RunSpec], address: str | None, display: _Display, on
             for ref in ready:
                 refs.pop(ref)
                 on_done(ray.get(ref))
+                for spec in _take(todo, 1):
+                    refs[task.remote(spec, queue)] = spec
     finally:
         for ref in refs:
             ray.cancel(ref, force=True)

@@ -39,6 +39,10 @@ class _Display:
             self.progress.remove_task(task)
         self.progress.advance(self.sweep)
 
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.console.print(text)
+
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()

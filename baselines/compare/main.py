@@ -10,6 +10,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +23,7 @@ from .planning import (
     DEFAULT_SEEDS, DEFAULT_STEPS, plan,
 )
 from .running import EVAL_SEED_OFFSET
-from .storage import load_done, store
+from .storage import claim, claim_is_live, is_done, load_done, release, store
 
 
 @dataclasses.dataclass
@@ -132,33 +133,59 @@ def compare(
 
     done = load_done(out, runs)
     skipped = list(done)
-    todo = [r for r in runs if r.run_id not in done]
-    n_workers = workers if workers is not None else max(1, min(os.cpu_count() or 1, len(todo)))
     failures: dict[str, str] = {}
+    mine: set[str] = set()  # runs this invocation has claimed and not yet stored
     display = _Display(len(runs), len(done), quiet, console)
 
+    def open_runs() -> list:
+        return [r for r in runs if r.run_id not in done and r.run_id not in failures and not is_done(out, r.run_id)]
+
+    def claimed(pending: list) -> Any:
+        # Lazily, as the backend has a free slot: another invocation on this folder takes the runs not reached yet.
+        for spec in pending:
+            if claim(out, spec.run_id):
+                mine.add(spec.run_id)
+                yield spec
+
     def on_done(payload: dict[str, Any]) -> None:
+        run_id = payload["run_id"]
         if "error" in payload:
-            failures[payload["run_id"]] = payload["error"]
+            failures[run_id] = payload["error"]
         else:
-            done[payload["run_id"]] = store(out, payload)
-        display.finish(payload["run_id"])
+            done[run_id] = store(out, payload)
+        release(out, run_id)
+        mine.discard(run_id)
+        display.finish(run_id)
 
     interrupted = False
+    waiting_said = False
     try:
-        if not todo:
-            pass
-        elif backend == "ray":
-            _run_ray(todo, address, display, on_done, ray_init_kwargs)
-        elif n_workers == 1:
-            _run_inline(todo, display, on_done)
-        else:
-            _run_pool(todo, min(n_workers, len(todo)), display, on_done)
+        while True:
+            pending = open_runs()
+            if not pending:
+                break
+            n_workers = workers if workers is not None else max(1, min(os.cpu_count() or 1, len(pending)))
+            if backend == "ray":
+                _run_ray(claimed(pending), address, display, on_done, ray_init_kwargs)
+            elif n_workers == 1:
+                _run_inline(claimed(pending), display, on_done)
+            else:
+                _run_pool(claimed(pending), min(n_workers, len(pending)), display, on_done)
+            held = open_runs()
+            if held and all(claim_is_live(out, r.run_id) for r in held):
+                # Another compare on this folder is training them: wait, so this summary has every run too.
+                if not waiting_said:
+                    display.note(f"waiting for {len(held)} run(s) that another compare on {out} is training")
+                    waiting_said = True
+                time.sleep(1.0)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        for run_id in list(mine):  # interrupted mid-run: let a rerun or another invocation take them
+            release(out, run_id)
         display.close()
 
+    done = load_done(out, runs)  # every finished run in the folder, whichever invocation trained it
     rows = [done[r.run_id] for r in runs if r.run_id in done]
     paths = report.write_all(rows, out, title or "memenvs compare") if rows else {}
     summary = report.summarize(rows)

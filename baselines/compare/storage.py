@@ -1,11 +1,19 @@
 """Storage and resume: a finished run's files under ``out/runs/<run_id>/``, ``result.json`` written last as the
-mark that it is done, and :func:`load_done`, which finds the runs a rerun can skip."""
+mark that it is done, and :func:`load_done`, which finds the runs a rerun can skip.
+
+Claims let several ``compare`` invocations on one ``--out`` share the work: before a run starts, its driver
+creates ``out/runs/<run_id>/claim.json`` with ``O_CREAT | O_EXCL`` (atomic, so exactly one invocation gets it) and
+removes it when the run is stored, fails or is interrupted. A claim left by a process that died on this host is
+stale and taken over; one from another host is trusted (remove it by hand if that host is gone).
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,10 +33,70 @@ def store(out: Path, payload: dict[str, Any]) -> dict[str, Any]:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    tmp = folder / "result.json.tmp"
+    tmp = folder / f"result.json.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(report._plain(payload["row"]), indent=1))
     os.replace(tmp, folder / "result.json")
     return payload["row"]
+
+
+def is_done(out: Path, run_id: str) -> bool:
+    return (_run_dir(out, run_id) / "result.json").is_file()
+
+
+def _claim_path(out: Path, run_id: str) -> Path:
+    return _run_dir(out, run_id) / "claim.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def claim_is_live(out: Path, run_id: str) -> bool:
+    """Whether another invocation holds the run: a claim exists and its process is alive (or on another host).
+    A stale claim (its process on this host is gone) is removed."""
+    path = _claim_path(out, run_id)
+    try:
+        holder = json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (json.JSONDecodeError, OSError):
+        return True  # being written right now
+    if holder.get("host") != socket.gethostname() or _pid_alive(int(holder.get("pid", -1))):
+        return True
+    path.unlink(missing_ok=True)
+    return False
+
+
+def claim(out: Path, run_id: str) -> bool:
+    """Claim a run for this process; ``False`` if it is done or another live invocation holds it."""
+    if is_done(out, run_id):
+        return False
+    path = _claim_path(out, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):  # a second try after removing a stale claim
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if claim_is_live(out, run_id):
+                return False
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}, f)
+        if is_done(out, run_id):  # finished by another invocation between the check above and the claim
+            release(out, run_id)
+            return False
+        return True
+    return False
+
+
+def release(out: Path, run_id: str) -> None:
+    _claim_path(out, run_id).unlink(missing_ok=True)
 
 
 def load_done(out: Path, runs: Sequence[RunSpec]) -> dict[str, dict[str, Any]]:
