@@ -107,6 +107,18 @@ def make_vec(
     return apply_wrappers(venv, wrappers)
 
 
+def _fit_batch_size(algo_kwargs: dict[str, Any], n_envs: int) -> dict[str, Any]:
+    """The family's mini-batch size fitted to this rollout: the largest divisor of ``n_steps * n_envs`` not above
+    it. The family sizes are tuned for 16 copies; with fewer, the rollout is smaller than one mini-batch (or not a
+    multiple of it) and SB3 warns on every run about a truncated mini-batch. An explicit ``batch_size`` is kept."""
+    batch, n_steps = algo_kwargs.get("batch_size"), algo_kwargs.get("n_steps")
+    if batch is None or n_steps is None:
+        return algo_kwargs
+    rollout = int(n_steps) * int(n_envs)
+    fitted = next(b for b in range(min(int(batch), rollout), 0, -1) if rollout % b == 0)
+    return {**algo_kwargs, "batch_size": fitted}
+
+
 def make_model(
     baseline: str,
     env_id: str,
@@ -134,6 +146,8 @@ def make_model(
         policy_kwargs: merged into the defaults (``core_kwargs`` key by key).
         wrappers: replaces the baseline's VecEnv wrappers, e.g. ``[("frame_stack", {"n_stack": 16})]``.
         **overrides: algorithm keyword arguments (``learning_rate``, ``n_steps``, ...), replacing the defaults.
+            Without a ``batch_size`` among them, the family's is fitted to ``n_steps * n_envs``
+            (:func:`_fit_batch_size`).
 
     For IAM with ``dset="manual"`` and no ``dset_indices``, the indices come from the env (:func:`env_dset`).
     The model carries ``memenvs_spec`` (baseline, env id, env kwargs, wrappers), saved with ``model.save`` so
@@ -142,6 +156,8 @@ def make_model(
     record: Baseline = resolve(baseline, env_id)
     algo_cls = ALGORITHMS[record.algorithm]
     algo_kwargs = {**record.algo_kwargs, **_split_overrides(algo_cls, overrides)}
+    if "batch_size" not in overrides:
+        algo_kwargs = _fit_batch_size(algo_kwargs, n_envs)
     pk = copy.deepcopy(record.policy_kwargs)
     for key, value in (policy_kwargs or {}).items():
         if key == "core_kwargs" and isinstance(pk.get(key), dict):

@@ -269,6 +269,20 @@ def test_resolve_applies_family_overrides_and_rejects_unknown_names():
         make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rat=1e-3)
 
 
+@pytest.mark.parametrize("n_envs,expected", [(16, 256), (4, 128), (6, 192), (12, 192), (1, 32)])
+def test_family_batch_size_fits_the_rollout_without_a_minibatch_warning(n_envs, expected):
+    """T-maze family: n_steps 32, batch 256 (tuned for 16 copies). With other copy counts the batch is the largest
+    divisor of the rollout not above 256, so SB3 never warns about a truncated mini-batch."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = make_model("lstm", "memenvs/TMaze-v0", n_envs=n_envs)
+    assert model.batch_size == expected and (model.n_steps * n_envs) % model.batch_size == 0
+    assert not [w for w in caught if "mini-batch" in str(w.message)]
+    assert make_model("lstm", "memenvs/TMaze-v0", n_envs=4, batch_size=64).batch_size == 64  # explicit: kept
+
+
 def test_wrappers_override_sets_the_frame_stack_length():
     model = make_model("framestack", TMAZE, n_envs=2, env_kwargs=PASSIVE, wrappers=[("frame_stack", {"n_stack": 3})],
                        **QUICK)
