@@ -35,10 +35,10 @@ class EvalResult:
     lengths: tuple[int, ...]
 
     def __str__(self) -> str:
-        return (
-            f"return {self.mean_return:.3f} ± {self.return_se:.3f}, success {self.success_rate:.3f} ± "
-            f"{self.success_se:.3f} (n={self.n_episodes})"
-        )
+        # "n/a" where the env gives no success signal, not "nan ± nan".
+        success = (f"{self.success_rate:.3f} ± {self.success_se:.3f}" if math.isfinite(self.success_rate)
+                   else "n/a")
+        return f"return {self.mean_return:.3f} ± {self.return_se:.3f}, success {success} (n={self.n_episodes})"
 
 
 def _se(values: np.ndarray) -> float:

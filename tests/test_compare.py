@@ -100,6 +100,29 @@ def test_memory_score_from_known_bounds(tiny):
         assert r["memory_score"] == pytest.approx((r["final_return"] - 0.5) / 0.5)
 
 
+def test_learning_curves_of_short_runs_average_without_warnings():
+    """With a small --steps the first windows have no finished episode in any run: nan there, and no numpy
+    "Mean of empty slice" warning in the user's terminal."""
+    import warnings
+
+    rows = [{"curve": {"steps": [10, 20, 30], "returns": [None, None, r], "success": [None, None, 1.0]}}
+            for r in (1.0, 3.0)]
+    rows.append({"curve": {"steps": [10, 20, 30], "returns": [None, 2.0, 2.0], "success": [None, 1.0, 1.0]}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        steps, mean, se = report.curve_band(rows)
+    assert np.isnan(mean[0]) and mean[1] == 2.0 and se[1] == 0.0
+    assert mean[2] == 2.0 and se[2] == pytest.approx(1.0 / np.sqrt(3))
+
+
+def test_evaluation_without_a_success_signal_prints_na():
+    from memenvs.baselines import EvalResult
+
+    text = str(EvalResult(1.5, 0.25, math.nan, math.nan, 4, (1.0, 2.0, 1.0, 2.0), (3, 3, 3, 3)))
+    assert text == "return 1.500 ± 0.250, success n/a (n=4)"
+    assert "success 0.500 ± 0.100" in str(EvalResult(1.5, 0.25, 0.5, 0.1, 4, (), ()))
+
+
 def test_envs_without_bounds_get_nan_scores_shown_as_na():
     rows = [{"label": "x", "env": "x", "kwargs": "{}", "baseline": "mlp", "seed": s, "steps": 10,
              "final_return": 1.0, "success_rate": math.nan, "memory_score": math.nan, "optimal_return": None,

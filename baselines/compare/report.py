@@ -187,11 +187,15 @@ def curve_band(rows: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, 
     n = min(len(c["steps"]) for c in curves)
     steps = np.asarray(curves[0]["steps"][:n], dtype=float)
     values = np.asarray([[math.nan if v is None else v for v in c["returns"][:n]] for c in curves], dtype=float)
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(values, axis=0) if values.size else values
-        count = np.sum(np.isfinite(values), axis=0)
-        std = np.nanstd(values, axis=0, ddof=1) if len(curves) > 1 else np.full(n, np.nan)
-        se = np.where(count > 1, std / np.sqrt(np.maximum(count, 1)), 0.0)
+    # By hand rather than nanmean/nanstd: a window where no run has finished an episode yet (short --steps) is an
+    # all-nan column, for which those warn "Mean of empty slice"; here it is simply nan.
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    filled = np.where(finite, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, filled.sum(axis=0) / count, np.nan)
+        squares = np.where(finite, (values - mean) ** 2, 0.0).sum(axis=0)
+        se = np.where(count > 1, np.sqrt(squares / np.maximum(count - 1, 1)) / np.sqrt(np.maximum(count, 1)), 0.0)
     return steps, mean, se
 
 
