@@ -354,6 +354,35 @@ def test_render_cli_plays_a_saved_recurrent_model(tiny, tmp_path, capsys):
     assert Image.open(gif).n_frames == 10
 
 
+def test_render_cli_names_both_ids_when_the_model_does_not_fit_the_env(tiny, tmp_path, capsys):
+    out, result = tiny
+    gru = next(r for r in result.rows if r["baseline"] == "gru")
+    model = str(out / "runs" / gru["run_id"] / "model.zip")
+    assert main(["render", "memenvs/Maze4x4-v0", "--model", model, "--out", str(tmp_path / "x.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "trained on memenvs/TMaze-v0" in err and "memenvs/Maze4x4-v0 gives observations (16,)" in err
+    assert "Error:" not in err and "Traceback" not in err and not (tmp_path / "x.gif").exists()
+
+
+def test_compare_out_and_address_errors_come_before_training(tmp_path, monkeypatch, capsys):
+    def never(spec, progress=None):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(running, "execute", never)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for out, message in [(a_file, "is a file"), (a_file / "sub", "cannot be made: a part of the path is a file"),
+                         ("/sys/memenvs_out", "is not a writable folder")]:
+        assert main(["compare", "--out", str(out), "--steps", "16", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"memenvs compare: error: --out '{out}' {message}" in err and "Traceback" not in err
+    pytest.importorskip("ray")
+    for address in ("ray://127.0.0.1:1", "127.0.0.1:1"):
+        assert main(["compare", "--backend", "ray", "--address", address, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot reach the Ray cluster at --address '{address}'" in err and "Traceback" not in err
+
+
 def test_model_policy_resets_memory_each_episode_and_replays_wrappers(tiny, monkeypatch):
     from memenvs.baselines import make_model
 

@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shlex
+import socket
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,39 @@ def command_line(config: dict[str, Any]) -> str:
     return shlex.join(parts)
 
 
+def _output_folder(out: Path) -> Path:
+    """``out`` created if needed and checked to be a folder this process can write, before any run starts."""
+    if out.exists() and not out.is_dir():
+        raise CompareError(f"--out {str(out)!r} is a file; give a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".memenvs_write_test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except (FileExistsError, NotADirectoryError):
+        raise CompareError(f"--out {str(out)!r} cannot be made: a part of the path is a file") from None
+    except OSError as err:
+        raise CompareError(f"--out {str(out)!r} is not a writable folder ({err.strerror or err})") from None
+    return out
+
+
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A Ray ``address`` (``host:port`` or ``ray://host:port``) that accepts connections; ``ray.init`` itself waits
+    minutes on an unreachable one. ``None`` and ``"auto"`` (a local or already running instance) are not probed."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address or address in ("auto", "local"):
+        return
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise CompareError(f"--address must be HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise CompareError(f"cannot reach the Ray cluster at --address {address!r}: {err.strerror or err}; "
+                           "check the address and that the cluster is running") from None
+
+
 def compare(
     envs: Sequence[str] | None = None,
     baselines: Sequence[str] | None = None,
@@ -117,8 +151,9 @@ def compare(
         except ImportError:
             raise CompareError('backend "ray" needs Ray: pip install "memenvs[ray]"') from None
     runs = plan(envs, baselines, seeds, steps, n_envs, eval_episodes, sweep, curve_points, overrides)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if backend == "ray":
+        _check_reachable(address)
+    out = _output_folder(Path(out))
     config = {
         "envs": list(DEFAULT_ENVS if envs is None else envs),
         "baselines": list(DEFAULT_BASELINES if baselines is None else baselines),

@@ -142,6 +142,22 @@ class ModelPolicy:
         return self.action.item() if np.ndim(self.action) == 0 else self.action
 
 
+def _check_fits(model: Any, policy: ModelPolicy, env: gym.Env, env_id: str, spec: dict[str, Any]) -> None:
+    """The env (through the model's wrappers) gives the observations and takes the actions the model was trained
+    on; otherwise an error naming both ids (SB3's own message is a bare shape mismatch)."""
+    seen, trained = policy.venv.observation_space, model.observation_space
+    if seen.shape == trained.shape and env.action_space == model.action_space:
+        return
+    trained_on = spec.get("env_id", "another env")
+    if spec.get("env_kwargs"):
+        trained_on += " " + ",".join(f"{k}={v}" for k, v in spec["env_kwargs"].items())
+    raise CompareError(
+        f"the model was trained on {trained_on} (observations {trained.shape}, actions {model.action_space}); "
+        f"{env_id} gives observations {seen.shape} and takes actions {env.action_space}. Render it on the env "
+        "it was trained on (the env id may be left out) or on one with the same spaces"
+    )
+
+
 def render_model(
     model_path: str | Path, env_id: str | None = None, env_kwargs: dict[str, Any] | None = None, episodes: int = 1,
     seed: int = 0, max_frames: int = 2000, deterministic: bool = True,
@@ -164,6 +180,7 @@ def render_model(
     env = _Tap(gym.make(env_id, render_mode="rgb_array", **env_kwargs))
     try:
         policy = ModelPolicy(model, env, deterministic)
+        _check_fits(model, policy, env, env_id, spec)
         frames, returns = record_episodes(env, episodes=episodes, seed=seed, policy=policy, max_frames=max_frames,
                                           on_episode_start=policy.reset)
     finally:
