@@ -12,6 +12,13 @@ feature extractors, the policies); :mod:`.algorithms` (training-time mechanisms)
 runner, ``memenvs compare``); :mod:`.experiments` (published reproductions, ``memenvs reproduce NAME``).
 """
 
+try:  # the baselines extra; without it, say which install fixes it rather than a bare "No module named torch"
+    import sb3_contrib  # noqa: F401
+    import stable_baselines3  # noqa: F401
+    import torch  # noqa: F401
+except ImportError as err:
+    raise ImportError(f'memenvs.baselines needs the baselines extra: pip install "memenvs[baselines]" ({err})') from err
+
 from .algorithms.recurrent_a2c import RecurrentA2C
 from .algorithms.regularizer_memory import (
     RegularizerConfig, RegularizerMemory, RegularizerMemoryCallback, regularizer_memory,

@@ -6,6 +6,7 @@ import argparse
 import ast
 import json
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -238,6 +239,27 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     experiments.run(args.experiment, args.options)
 
 
+def _baseline_names() -> str:
+    """The names in the one table of baselines (``memenvs.baselines.hyperparams``), read from that torch-free module
+    without importing the ``memenvs.baselines`` package, whose ``__init__`` imports torch and SB3."""
+    import importlib.util
+
+    try:
+        package = importlib.util.find_spec("memenvs.baselines")
+        path = Path(list(package.submodule_search_locations)[0]) / "hyperparams.py"
+        name = "_memenvs_cli_hyperparams"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is built
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            del sys.modules[name]
+        return ", ".join(module.BASELINES)
+    except (ImportError, AttributeError, OSError, TypeError, IndexError):
+        return "see memenvs.baselines.hyperparams.BASELINES"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memenvs", description="Memory benchmark environments for reinforcement learning."
@@ -293,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="envs with kwargs, e.g. memenvs/TMaze-v0:variant=passive,length=20 (default: passive "
                    "T-maze length 8 and RandomMaze size 3)")
     p.add_argument("--baselines", nargs="+", metavar="NAME", default=None,
-                   help="baselines from memenvs.baselines (default: mlp lstm gru iam)")
+                   help=f"baselines, any of: {_baseline_names()} (default: mlp lstm gru iam)")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1)")
     p.add_argument("--steps", type=int, default=24_000, help="env steps per run (default 24000)")
     p.add_argument("--n-envs", type=int, default=16, help="env copies per run (default 16)")

@@ -116,6 +116,7 @@ def test_results_page_names_the_recorded_command_under_each_figure() -> None:
         block = text.split(f"### {folder.replace('_', ' ')}/curves")[1].split("###")[0]
         assert f"Produced by `{command}`." in block
     assert "\\`" not in text
+    assert "not stated on the page" not in text and "is not recorded" not in text  # every result names its command
 
 
 def test_command_lines_with_continuations_are_joined() -> None:
@@ -134,3 +135,13 @@ def test_performance_table_fits_a_page_column() -> None:
     assert len(rows) > 3
     visible = [re.sub(r"\]\([^)]*\)|[`\[]", "", row) for row in rows]
     assert max(len(row) for row in visible) <= 100, max(visible, key=len)
+
+
+@pytest.mark.parametrize("line,expected", [
+    ("``success_rate`` is ``nan`` when", "``success_rate`` is ``nan`` when"),  # EvalResult's docstring
+    ("the caller's ``env_id``/``env_kwargs`` where", "the caller's ``env_id``/``env_kwargs`` where"),
+    ("two ``Box``es", "two ``Box``\\ es"),
+    ("a|b and ``x|y``", "a\\|b and ``x|y``"),
+])
+def test_docstring_lines_become_valid_rest_without_touching_text_between_literals(line, expected) -> None:
+    assert memenvs_docs._tolerant_line(line) == expected

@@ -125,3 +125,30 @@ def test_wheel_carries_the_license_and_its_spdx_expression(tmp_path):
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in metadata.splitlines()
+
+
+@pytest.mark.parametrize("blocked", ["torch", "stable_baselines3", "sb3_contrib"])
+def test_baselines_without_their_extra_name_the_install(blocked):
+    """Without torch (or SB3, sb3-contrib): importing the baselines says which extra to install, and the commands
+    that need them are one-line errors (exit 2) saying the same."""
+    hide = f"import sys; sys.modules[{blocked!r}] = None; "
+    out = subprocess.run([sys.executable, "-c", hide + "import memenvs.baselines"], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert 'ImportError: memenvs.baselines needs the baselines extra: pip install "memenvs[baselines]"' in out.stderr
+    for argv in (["reproduce", "two-step"], ["compare", "--steps", "16"]):
+        code = hide + f"from memenvs.cli import main; sys.exit(main({argv!r}))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert 'pip install "memenvs[baselines]"' in out.stderr
+
+
+def test_compare_help_lists_every_baseline_without_importing_torch():
+    from memenvs.cli import build_parser
+
+    code = "import sys; from memenvs.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["compare"].format_help().split())
+    pytest.importorskip("torch")
+    from memenvs.baselines.hyperparams import BASELINES
+
+    assert "baselines, any of: " + ", ".join(BASELINES) in help_text

@@ -1018,12 +1018,17 @@ def _tolerant_line(line: str) -> str:
     (a literal followed by "s"), and a bar pair read as a substitution reference (escaped outside literals)."""
     if line.lstrip().startswith(("|", "+")):
         return line
-    pieces = _LITERAL.split(line)
+    pieces = _LITERAL.split(line)  # text, literal, text, literal, ..., text
     for k in range(0, len(pieces), 2):
         pieces[k] = pieces[k].replace("|", "\\|")
-    line = "".join(pieces)
-    line = re.sub(r"(?<=\w)(``[^`]+``)", r"\\ \1", line)
-    return re.sub(r"(``[^`]+``)(?=\w)", r"\1\\ ", line)
+    # Glue is judged per literal from its neighbouring text, never by a regex over the joined line, which would
+    # read the text between two literals (``a`` is ``b``) as one more literal.
+    for k in range(1, len(pieces), 2):
+        if re.search(r"\w$", pieces[k - 1]):
+            pieces[k - 1] += "\\ "
+        if re.match(r"\w", pieces[k + 1]):
+            pieces[k + 1] = "\\ " + pieces[k + 1]
+    return "".join(pieces)
 
 
 def _on_docstring(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
