@@ -156,18 +156,35 @@ def observation_wrappers(env_id: str, space: gym.Space) -> list:
     """
     if isinstance(space, spaces.Box):
         return []
+    keep = _numeric_keys(env_id, space)
+    if keep is not None and len(keep) < len(space.spaces):
+        return [lambda env: FilterObservation(env, keep), FlattenObservation]
+    return [FlattenObservation]
+
+
+def flat_observation_space(env_id: str, space: gym.Space) -> spaces.Box:
+    """The ``Box`` that :func:`observation_wrappers` turn ``space`` into (``space`` itself for a ``Box``)."""
+    if isinstance(space, spaces.Box):
+        return space
+    keep = _numeric_keys(env_id, space)
+    if keep is not None:
+        space = spaces.Dict({key: space[key] for key in keep})
+    return spaces.flatten_space(space)
+
+
+def _numeric_keys(env_id: str, space: gym.Space) -> list[str] | None:
+    """The keys of a ``Dict`` space with a numeric form (``None`` for other spaces); a ``ValueError`` where nothing
+    of the space can be read by a network."""
     if isinstance(space, spaces.Dict):
         keep = [key for key, sub in space.spaces.items() if _numeric(sub)]
         if not keep:
             raise ValueError(f"{env_id}'s observation space {space} has no numeric part a network can read")
-        if len(keep) < len(space.spaces):
-            return [lambda env: FilterObservation(env, keep), FlattenObservation]
-        return [FlattenObservation]
-    if _numeric(space):
-        return [FlattenObservation]
-    raise ValueError(
-        f"{env_id}'s observation space {space} has no numeric flat form; wrap the env so that it returns a Box"
-    )
+        return keep
+    if not _numeric(space):
+        raise ValueError(
+            f"{env_id}'s observation space {space} has no numeric flat form; wrap the env so that it returns a Box"
+        )
+    return None
 
 
 def find_spec(env_id: str) -> gym.envs.registration.EnvSpec:

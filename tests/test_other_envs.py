@@ -75,3 +75,31 @@ def test_memory_baselines_train_and_evaluate_on_other_ids(env_id, baseline, torc
     model.learn(64)
     result = evaluate(model, n_episodes=2, seed=1, n_envs=2)
     assert result.n_episodes == 2 and np.isfinite(result.mean_return)
+
+
+def test_compare_runs_other_ids_written_with_their_module(tmp_path, torch_one_thread):
+    """``memenvs compare --envs CartPole-v1 popgym:popgym-...:K=V minigrid:MiniGrid-...``: the module prefix is
+    part of the id (it registers the id), what follows a further ':' are the kwargs."""
+    pytest.importorskip("popgym")
+    pytest.importorskip("minigrid")
+    from memenvs.baselines import compare as cmp
+    from memenvs.baselines.compare.parsing import parse_env
+
+    assert parse_env("popgym:popgym-RepeatPreviousEasy-v0") == ("popgym:popgym-RepeatPreviousEasy-v0", {})
+    minigrid = parse_env("minigrid:MiniGrid-MemoryS7-v0:max_steps=30")
+    assert minigrid == ("minigrid:MiniGrid-MemoryS7-v0", {"max_steps": 30})
+    assert parse_env("memenvs/TMaze-v0:length=5") == ("memenvs/TMaze-v0", {"length": 5})
+    envs = ["CartPole-v1", "popgym:popgym-RepeatPreviousEasy-v0", "minigrid:MiniGrid-MemoryS7-v0:max_steps=30"]
+    result = cmp.compare(envs=envs, baselines=["lstm"], seeds=[0], steps=64, n_envs=2, eval_episodes=2,
+                         out=tmp_path, workers=1, quiet=True, overrides={"n_steps": 16, "n_epochs": 1})
+    assert not result.failures and [r["env"] for r in result.rows] == [e.rsplit(":max", 1)[0] for e in envs]
+    with pytest.raises(cmp.CompareError, match="cannot import the module"):
+        cmp.compare(envs=["nosuchmodule:Thing-v0"], out=tmp_path / "o", quiet=True)
+
+
+def test_overrides_and_plain_kwargs_are_not_read_as_a_module_prefix():
+    pytest.importorskip("torch")
+    from memenvs.baselines.compare.parsing import parse_env, parse_overrides
+
+    assert parse_overrides("n_steps=16,batch_size=32") == {"n_steps": 16, "batch_size": 32}
+    assert parse_env("CartPole-v1:sutton_barto_reward=True") == ("CartPole-v1", {"sutton_barto_reward": True})

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
+
+import gymnasium as gym
 
 from ..hyperparams import resolve
 
@@ -43,8 +46,17 @@ def _split_top(text: str) -> list[str]:
 
 def parse_env(text: str) -> tuple[str, dict[str, Any]]:
     """``"memenvs/TMaze-v0:variant=passive,length=20"`` -> ``("memenvs/TMaze-v0", {"variant": "passive",
-    "length": 20})``. Values are Python literals where they parse, strings otherwise."""
-    env_id, sep, rest = text.strip().partition(":")
+    "length": 20})``. Values are Python literals where they parse, strings otherwise. An id may carry the module
+    that registers it, as Gymnasium's ``"module:id"`` (``"popgym:popgym-RepeatPreviousEasy-v0:K=V"``): a first
+    part that is a dotted module name, not an id, belongs to the id."""
+    text = text.strip()
+    head, sep, tail = text.partition(":")
+    if (sep and re.fullmatch(r"[A-Za-z_][\w.]*", head) and head not in gym.registry
+            and tail.strip() and "=" not in tail.partition(":")[0]):
+        env_id, sep, rest = tail.partition(":")
+        env_id = f"{head}:{env_id}"
+    else:
+        env_id, sep, rest = head, sep, tail
     if not env_id:
         raise CompareError(f"empty env id in {text!r}; expected ID or ID:KEY=VALUE,KEY=VALUE")
     kwargs: dict[str, Any] = {}

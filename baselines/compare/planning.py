@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from memenvs.sb3 import find_spec, flat_observation_space
+
 from ..hyperparams import BASELINES, resolve
 from .parsing import CompareError, _check_overrides, _fmt_value, env_label, parse_env, parse_overrides, parse_sweep
 
@@ -99,7 +101,7 @@ def _iam_policy_kwargs(env: gym.Env, env_id: str, kwargs: dict[str, Any]) -> dic
         return None
     if env_dset(env_id, **kwargs) is not None:
         return None
-    width = int(np.prod(env.observation_space.shape or (1,)))
+    width = int(np.prod(flat_observation_space(env_id, env.observation_space).shape))
     return {"core_kwargs": {"dset": "learned", "dset_size": min(8, width)}}
 
 
@@ -150,9 +152,14 @@ def plan(
     runs: list[RunSpec] = []
     for text in envs:
         env_id, base_kwargs = parse_env(text)
-        if env_id not in gym.registry:
+        try:
+            find_spec(env_id)  # imports the module of a "module:id"
+        except ModuleNotFoundError as err:
+            raise CompareError(f"env {env_id!r}: cannot import the module that registers it ({err})") from err
+        except gym.error.Error:
             known = ", ".join(sorted(i for i in gym.registry if i.startswith("memenvs/")))
-            raise CompareError(f"unknown env id {env_id!r}; known memenvs ids: {known}")
+            raise CompareError(f"unknown env id {env_id!r}; known memenvs ids: {known} (ids of other packages: "
+                               "import the package first, or write MODULE:ID)") from None
         group = env_label(env_id, {k: v for k, v in base_kwargs.items() if k != sweep_key})
         for value in sweep_values:
             kwargs = dict(base_kwargs)
