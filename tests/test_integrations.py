@@ -107,10 +107,12 @@ def test_rl_zoo_trains_with_the_hyperparams_file_and_enjoys(algo, tmp_path):
                  "--no-render", "--deterministic", cwd=tmp_path)
     assert enjoy.returncode == 0, enjoy.stderr[-3000:]
     assert "Mean reward" in enjoy.stdout
-    # record_video has no --gym-packages: import memenvs first, then run the zoo's script.
+    # record_video has no --gym-packages (import memenvs first, then run the zoo's script) and ignores the
+    # env_kwargs of the hyperparams file (repeat them with --env-kwargs).
     video = _zoo("-c", "import sys, runpy, memenvs; sys.argv[0] = 'record_video'; "
                  "runpy.run_module('rl_zoo3.record_video', run_name='__main__')",
-                 *common, "-f", "logs", "-n", "20", "-o", "videos", cwd=tmp_path)
+                 *common, "-f", "logs", "-n", "20", "-o", "videos",
+                 "--env-kwargs", 'variant:"passive"', "length:8", cwd=tmp_path)
     assert video.returncode == 0, video.stderr[-3000:]
     assert list((tmp_path / "videos").glob("*.mp4"))
 
