@@ -4,8 +4,8 @@
   for memory baselines, computed by a feed-forward policy that is told what memory would have to infer).
 * Frame stacking uses SB3's own ``VecFrameStack`` on the VecEnv (the frame-stack baseline is a plain ``MlpPolicy``
   on the last ``k`` observations concatenated); :data:`WRAPPERS` names it ``"frame_stack"``.
-* :class:`VecAddChannel` — gives 2-D image observations (e.g. 84x84 grayscale Atari) the channel axis SB3's CNN
-  policies expect.
+* :class:`VecAddChannel` — gives 2-D image observations (a grayscale frame of another package; memenvs' Atari ids
+  have their channel axis already) the channel axis SB3's CNN policies expect.
 * :class:`VecPreviousActionReward` — appends the one-hot previous action, the previous reward and the timestep
   ``t / max_steps`` to the observation (the meta-LSTM's inputs). It reuses the single definition in
   :func:`memenvs.wrappers.previous_action_reward.augment_observation`.
