@@ -296,7 +296,7 @@ def test_parsing_env_specs_and_sweeps():
 
 def test_iam_gets_a_learned_dset_on_envs_without_one():
     runs = cmp.plan([ENV], ["iam", "lstm"], [0], 64, 2, 2)
-    assert runs[0].policy_kwargs == {"core_kwargs": {"dset": "learned", "dset_size": 3}}
+    assert runs[0].policy_kwargs == {"core_kwargs": {"dset": "learned", "dset_size": 2}}  # the observation's width
     assert runs[1].policy_kwargs is None
 
 
@@ -416,6 +416,7 @@ def test_model_policy_resets_memory_each_episode_and_replays_wrappers(tiny, monk
         obs = env.step(1)[0]
         history.append(obs)
         policy(obs)
-    expected = np.concatenate([np.zeros(3, np.float32), history[0], history[1], history[2]])
-    np.testing.assert_array_equal(seen[0][0], np.concatenate([np.zeros(6, np.float32), history[0]]))
-    np.testing.assert_array_equal(seen[2][0], expected[3:])
+    width = history[0].shape[0]
+    expected = np.concatenate([np.zeros(width, np.float32), history[0], history[1], history[2]])
+    np.testing.assert_array_equal(seen[0][0], np.concatenate([np.zeros(2 * width, np.float32), history[0]]))
+    np.testing.assert_array_equal(seen[2][0], expected[width:])
