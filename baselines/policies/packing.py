@@ -137,7 +137,7 @@ def run_packed(features: th.Tensor, states: State, packing: SequencePacking, cor
         x = features[call.start:call.stop]
         if call.index is not None:
             x = x.new_zeros(steps * call.n_rows, width).index_copy(0, call.index, x)
-        y, (h, c) = core(x.view(steps, call.n_rows, width), (h[:, :call.n_rows], c[:, :call.n_rows]))
+        y, (h, c) = core(x.reshape(steps, call.n_rows, width), (h[:, :call.n_rows], c[:, :call.n_rows]))
         y = y.reshape(steps * call.n_rows, -1)
         outs.append(y if call.index is None else y.index_select(0, call.index))
     return outs[0] if len(outs) == 1 else th.cat(outs)
