@@ -4,7 +4,6 @@
 * :class:`~memenvs.baselines.policies.memory_policy.MemoryActorCriticPolicy` — any memory core (LSTM, GRU, IAM, your
   own) inside sb3-contrib's ``RecurrentPPO``, with a whole-sequence training path and complete ``save``/``load``.
 * :mod:`~memenvs.baselines.hyperparams` — the one table of defaults.
-* ``python -m memenvs.baselines.bench`` — steps/s of sb3-contrib's ``MlpLstmPolicy`` vs the memenvs LSTM policy.
 
 Layout, by kind: :mod:`.models` (``make_model``) and :mod:`.evaluation` (``evaluate``), the entry point;
 :mod:`.hyperparams`; :mod:`.vec_wrappers` (the SB3 VecEnv wrappers a baseline names); :mod:`.policies` (memory cores,

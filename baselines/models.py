@@ -22,12 +22,12 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import NatureCNN
 from stable_baselines3.common.vec_env import VecEnv
 
+from .algorithms.packed_ppo import PackedRecurrentPPO
 from .algorithms.recurrent_a2c import RecurrentA2C
 from .hyperparams import Baseline, resolve
 from .policies.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy
@@ -36,9 +36,10 @@ from .policies.memory_policy import MemoryActorCriticPolicy
 from .policies.meta_lstm import MetaLSTMPolicy
 from .vec_wrappers import apply_wrappers
 
-# Names the baseline table uses (it stays free of imports); resolved by make_model.
+# Names the baseline table uses (it stays free of imports); resolved by make_model. "RecurrentPPO" trains memory
+# policies on packed minibatches (PackedRecurrentPPO is sb3-contrib's RecurrentPPO otherwise).
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
-    "PPO": PPO, "A2C": A2C, "RecurrentPPO": RecurrentPPO, "RecurrentA2C": RecurrentA2C,
+    "PPO": PPO, "A2C": A2C, "RecurrentPPO": PackedRecurrentPPO, "RecurrentA2C": RecurrentA2C,
 }
 POLICIES: dict[str, Any] = {
     "memory": MemoryActorCriticPolicy, "meta": MetaLSTMPolicy,

@@ -344,14 +344,3 @@ def test_learning_check_memory_solves_passive_tmaze_and_mlp_cannot():
     assert solved.success_rate >= 0.9, solved
     assert memoryless.success_rate <= 0.5 + 3 * max(memoryless.success_se, 0.035), memoryless
     assert memoryless.mean_return <= bound + 3 * max(memoryless.return_se, 0.035), memoryless
-
-
-def test_bench_reports_both_policies_and_their_ratio(capsys):
-    from memenvs.baselines import bench
-
-    out = bench.main(["--env-kwargs", '{"variant": "passive", "length": 6}', "--steps", "32", "--rounds", "1",
-                      "--n-envs", "2", "--n-steps", "16", "--batch-size", "16", "--n-epochs", "1", "--hidden", "8"])
-    assert out["sb3_contrib"] > 0 and out["memenvs"] > 0
-    assert out["ratio"] == pytest.approx(out["memenvs"] / out["sb3_contrib"])
-    printed = capsys.readouterr().out
-    assert "MlpLstmPolicy" in printed and "speed-up" in printed and "torch" in printed

@@ -1,5 +1,6 @@
 """Training-time mechanisms of the baselines, one per module (each readable top to bottom):
 
+* :mod:`.packed_ppo` — ``RecurrentPPO`` on packed minibatches of rollout chunks (the memory baselines' trainer);
 * :mod:`.recurrent_a2c` — A2C with a recurrent policy, the meta-LSTM's algorithm;
 * :mod:`.regularizer_memory` — a quadratic penalty that remembers earlier tasks (EWC and its relatives);
 * :mod:`.test_time_adaptation` — learning while being evaluated (the fast/slow baseline's test protocol).

@@ -28,17 +28,25 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class
+from .packing import SequencePacking, run_packed
 
 
 def process_sequence(
-    features: th.Tensor, states: State, episode_starts: th.Tensor, core: nn.Module
-) -> tuple[th.Tensor, State]:
+    features: th.Tensor, states: State, episode_starts: th.Tensor | SequencePacking, core: nn.Module
+) -> tuple[th.Tensor, State | None]:
     """Run ``core`` over padded sequences, resetting the state where an episode starts.
 
     ``features`` is ``(n_seq * T, F)`` in sequence-major order and ``episode_starts`` ``(n_seq * T,)``, as built by
     sb3-contrib's recurrent rollout buffer; ``states`` are ``(num_layers, n_seq, hidden)``. Returns the outputs as
     ``(n_seq * T, output_size)`` and the state after the last step.
+
+    A packed minibatch (a :class:`~memenvs.baselines.policies.packing.SequencePacking` in place of
+    ``episode_starts``, built by :class:`~memenvs.baselines.algorithms.packed_ppo.PackedRolloutBuffer`) runs
+    through :func:`~memenvs.baselines.policies.packing.run_packed`; its sequences end at different steps, so no
+    single final state exists and ``None`` is returned in its place (training never reads it).
     """
+    if isinstance(episode_starts, SequencePacking):
+        return run_packed(features, states, episode_starts, core), None
     n_seq = states[0].shape[1]
     x = features.reshape(n_seq, -1, core.input_size).transpose(0, 1)  # [T, n_seq, F]
     starts = episode_starts.reshape(n_seq, -1).transpose(0, 1)  # [T, n_seq]

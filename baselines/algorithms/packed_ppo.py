@@ -1,0 +1,205 @@
+"""``PackedRecurrentPPO``: sb3-contrib's ``RecurrentPPO`` trained on packed fixed-length chunks of each copy's rollout.
+
+sb3-contrib's recurrent rollout buffer cuts each minibatch (a contiguous slice of the flattened rollout, rotated
+by a random offset) into sequences at episode starts and pads them all to the longest. On the passive T-maze of
+length 100 with 256 copies, 128-step rollouts and minibatches of 256, 51-63% of the padded time steps are real.
+
+:class:`PackedRolloutBuffer` builds minibatches differently:
+
+1. Each copy's rollout is cut into chunks of ``chunk_len`` steps (the last one shorter if ``chunk_len`` does not
+   divide ``n_steps``); a chunk starts from the state stored during the rollout at its first step.
+2. Each epoch, the chunks are shuffled and grouped ``batch_size // chunk_len`` to a minibatch.
+3. Episode starts inside a chunk cut it into sequences (the state is reset there); the sequences are packed
+   (:mod:`memenvs.baselines.policies.packing`): sorted by length and run in a few core calls whose batch shrinks as
+   sequences end, so almost no time step is padding, and the loss is over real samples only.
+
+The result of a minibatch is exactly what running the policy one step at a time over its chunks would give, the
+state carried from step to step and reset at episode starts, as during the rollout. The default ``chunk_len`` is
+``min(n_steps, batch_size)``: with ``batch_size >= n_steps``, each copy's whole rollout is one chunk, so
+backpropagation through time covers everything the rollout holds of an episode.
+
+Only the memory policy (:class:`~memenvs.baselines.policies.MemoryActorCriticPolicy` and its subclasses) reads
+packed minibatches; with any other policy, or a ``Dict`` observation space, the upstream buffer is used unchanged.
+Everything else, the loss included, is ``RecurrentPPO``'s own code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generator
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.buffers import RecurrentRolloutBuffer
+from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples, RNNStates
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+
+from ..policies.memory_policy import MemoryActorCriticPolicy
+from ..policies.packing import pack_sequences
+
+# Fixed cost of one core call in row-steps (see memenvs.baselines.policies.packing): a fused CPU LSTM
+# forward+backward call costs about as much as 20-100 row-steps (more for narrow cores).
+DEFAULT_CALL_COST = 64.0
+
+
+class PackedRolloutBuffer(RecurrentRolloutBuffer):
+    """Recurrent rollout buffer whose minibatches are shuffled fixed-length chunks, packed (see the module).
+
+    Args:
+        chunk_len: steps per chunk (``1 <= chunk_len <= buffer_size``).
+        call_cost: the fixed cost of a core call in row-steps, which sets how many calls a minibatch is run in.
+        Other arguments are ``RecurrentRolloutBuffer``'s.
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        hidden_state_shape: tuple[int, int, int, int],
+        device: th.device | str = "auto",
+        gae_lambda: float = 1,
+        gamma: float = 0.99,
+        n_envs: int = 1,
+        *,
+        chunk_len: int,
+        call_cost: float = DEFAULT_CALL_COST,
+    ) -> None:
+        if not 1 <= int(chunk_len) <= buffer_size:
+            raise ValueError(f"chunk_len must be in [1, n_steps={buffer_size}], got {chunk_len}")
+        if not call_cost >= 0:
+            raise ValueError(f"call_cost must be >= 0, got {call_cost}")
+        self.chunk_len, self.call_cost = int(chunk_len), float(call_cost)
+        super().__init__(buffer_size, observation_space, action_space, hidden_state_shape, device, gae_lambda,
+                         gamma, n_envs)
+
+    def chunks(self) -> tuple[np.ndarray, np.ndarray]:
+        """First flat sample index and length of every chunk (the flat layout is copy-major, as upstream's)."""
+        offsets = np.arange(0, self.buffer_size, self.chunk_len)
+        lengths = np.minimum(self.chunk_len, self.buffer_size - offsets)
+        firsts = (np.arange(self.n_envs)[:, None] * self.buffer_size + offsets[None, :]).reshape(-1)
+        return firsts, np.tile(lengths, self.n_envs)
+
+    def get(self, batch_size: int | None = None) -> Generator[RecurrentRolloutBufferSamples, None, None]:
+        assert self.full, "Rollout buffer must be full before sampling from it"
+        if not self.generator_ready:
+            # Upstream's layout: copy-major, time order kept within each copy; states as [sample, layer, hidden].
+            for name in ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf"):
+                setattr(self, name, getattr(self, name).swapaxes(1, 2))
+            for name in ("observations", "actions", "values", "log_probs", "advantages", "returns",
+                         "hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf",
+                         "episode_starts"):
+                setattr(self, name, self.swap_and_flatten(getattr(self, name)))
+            self.generator_ready = True
+        firsts, lengths = self.chunks()
+        per_batch = len(firsts) if batch_size is None else max(1, batch_size // self.chunk_len)
+        order = np.random.permutation(len(firsts))
+        for i in range(0, len(order), per_batch):
+            pick = np.sort(order[i:i + per_batch])
+            yield self.packed_samples(firsts[pick], lengths[pick])
+
+    def packed_samples(self, firsts: np.ndarray, lengths: np.ndarray) -> RecurrentRolloutBufferSamples:
+        """The packed minibatch of the chunks that start at flat indices ``firsts`` and run ``lengths`` steps.
+
+        Its ``episode_starts`` field holds the :class:`~memenvs.baselines.policies.packing.SequencePacking` and
+        ``mask`` is all ones (no padded sample reaches the loss).
+        """
+        # Flat indices of the chunks' samples, chunk after chunk; a sequence begins at each chunk's first step and
+        # at each episode start inside a chunk.
+        sizes = np.asarray(lengths, dtype=np.int64)
+        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        flat = np.repeat(np.asarray(firsts, dtype=np.int64), sizes) + within
+        episode_starts = self.episode_starts.reshape(-1)
+        begins = (within == 0) | (episode_starts[flat] > 0)
+        seq_at = np.flatnonzero(begins)
+        seq_len = np.diff(np.append(seq_at, len(flat)))
+        packing, order = pack_sequences(flat[seq_at], seq_len, self.call_cost, self.device)
+        idx = packing.sample_index
+        # Initial states, one per sequence in sorted order: the stored state at its first step, zeroed where that
+        # step starts an episode (what the policy does to the state there during the rollout).
+        first = flat[seq_at][order]
+        keep = (1.0 - episode_starts[first]).astype(np.float32)[:, None, None]
+
+        def state(name: str) -> th.Tensor:
+            # (n_seq, layers, hidden) -> (layers, n_seq, hidden)
+            return self.to_torch(getattr(self, name)[first] * keep).transpose(0, 1).contiguous()
+
+        return RecurrentRolloutBufferSamples(
+            observations=self.to_torch(self.observations[idx]),
+            actions=self.to_torch(self.actions[idx]),
+            old_values=self.to_torch(self.values[idx].flatten()),
+            old_log_prob=self.to_torch(self.log_probs[idx].flatten()),
+            advantages=self.to_torch(self.advantages[idx].flatten()),
+            returns=self.to_torch(self.returns[idx].flatten()),
+            lstm_states=RNNStates((state("hidden_states_pi"), state("cell_states_pi")),
+                                  (state("hidden_states_vf"), state("cell_states_vf"))),
+            episode_starts=packing,  # type: ignore[arg-type]  # read by MemoryActorCriticPolicy only
+            mask=th.ones(len(idx), device=self.device),
+        )
+
+
+class PackedRecurrentPPO(RecurrentPPO):
+    """sb3-contrib's ``RecurrentPPO`` with :class:`PackedRolloutBuffer` minibatches (see the module docstring).
+
+    Args:
+        chunk_len: steps per chunk of a copy's rollout; ``None`` (default) is ``min(n_steps, batch_size)``.
+            Backpropagation through time stops at chunk boundaries (the next chunk starts from the stored state).
+        call_cost: fixed cost of one core call, in row-steps, traded against padding when a minibatch is packed.
+        Other arguments are ``RecurrentPPO``'s. Saved and loaded like it (``PackedRecurrentPPO.load``; sb3-contrib's
+        ``RecurrentPPO.load`` also reads the file, and then trains with the upstream buffer).
+    """
+
+    def __init__(
+        self,
+        policy: str | type[MemoryActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-4,
+        n_steps: int = 128,
+        batch_size: int | None = 128,
+        n_epochs: int = 10,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        clip_range: float | Schedule = 0.2,
+        clip_range_vf: float | Schedule | None = None,
+        normalize_advantage: bool = True,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        target_kl: float | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        chunk_len: int | None = None,
+        call_cost: float = DEFAULT_CALL_COST,
+        _init_setup_model: bool = True,
+    ) -> None:
+        self.chunk_len, self.call_cost = chunk_len, call_cost
+        super().__init__(
+            policy, env, learning_rate=learning_rate, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
+            gamma=gamma, gae_lambda=gae_lambda, clip_range=clip_range, clip_range_vf=clip_range_vf,
+            normalize_advantage=normalize_advantage, ent_coef=ent_coef, vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm, use_sde=use_sde, sde_sample_freq=sde_sample_freq, target_kl=target_kl,
+            stats_window_size=stats_window_size, tensorboard_log=tensorboard_log, policy_kwargs=policy_kwargs,
+            verbose=verbose, seed=seed, device=device, _init_setup_model=_init_setup_model,
+        )
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if not isinstance(self.policy, MemoryActorCriticPolicy) or isinstance(self.observation_space, spaces.Dict):
+            return
+        chunk_len = self.chunk_len
+        if chunk_len is None:
+            chunk_len = min(self.n_steps, self.batch_size or self.n_steps)
+        lstm = self.policy.lstm_actor
+        self.rollout_buffer = PackedRolloutBuffer(
+            self.n_steps, self.observation_space, self.action_space,
+            (self.n_steps, lstm.num_layers, self.n_envs, lstm.hidden_size), self.device,
+            gamma=self.gamma, gae_lambda=self.gae_lambda, n_envs=self.n_envs,
+            chunk_len=chunk_len, call_cost=self.call_cost,
+        )
