@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 
 from .models import make_vec
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalResult:
-    """Outcome of :func:`evaluate`. ``success_rate`` is ``nan`` when the env gives no way to tell success."""
+    """Outcome of :func:`evaluate`. ``success_rate`` is ``nan`` when the env reports no success (``n/a``)."""
 
     mean_return: float
     return_se: float
@@ -43,6 +44,13 @@ class EvalResult:
 
 def _se(values: np.ndarray) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def episode_success(info: dict[str, Any]) -> bool | None:
+    """The env's verdict on an episode from the info of its last step: ``info["success"]``, or ``None`` where the
+    env reports none."""
+    value = info.get("success")
+    return None if value is None else bool(value)
 
 
 def model_env(
@@ -75,8 +83,9 @@ def evaluate(
     the ones the model was made with. Recurrent state is carried per copy and reset at episode starts. Each of the
     ``n_envs`` copies runs a fixed share of the episodes, so short episodes are not over-represented.
 
-    Success of an episode: it *terminated* (not truncated) with a positive last reward (the T-maze's correct arm).
-    If no episode terminated, ``success_rate`` is ``nan`` (e.g. Warehouse, which only truncates).
+    Success is the env's to define: ``info["success"]`` of an episode's last step (the T-maze: standing on the
+    correct arm; the mazes: on the goal), so an episode that times out counts as a failure. Envs whose info has no
+    ``success`` (e.g. Warehouse) get ``success_rate = nan``, shown as ``n/a``.
     """
     spec, env_id, env_kwargs = model_env(model, env_id, env_kwargs)
     if n_episodes < 1:
@@ -90,7 +99,7 @@ def evaluate(
     returns: list[float] = []
     lengths: list[int] = []
     successes: list[float] = []
-    known_success = False
+    known_success = True
     obs = venv.reset()
     state = None
     starts = np.ones(n_envs, dtype=bool)
@@ -102,12 +111,11 @@ def evaluate(
             ep_len += 1
             for i in np.flatnonzero(dones):
                 if counts[i] < targets[i]:
-                    truncated = bool(infos[i].get("TimeLimit.truncated", False))
-                    ok = (not truncated) and rewards[i] > 0
-                    known_success |= not truncated
+                    ok = episode_success(infos[i])
+                    known_success &= ok is not None
                     returns.append(float(ep_return[i]))
                     lengths.append(int(ep_len[i]))
-                    successes.append(float(ok))
+                    successes.append(float(bool(ok)))
                     counts[i] += 1
                 ep_return[i] = 0.0
                 ep_len[i] = 0
@@ -118,3 +126,66 @@ def evaluate(
     s = np.asarray(successes)
     rate, rate_se = (float(s.mean()), _se(s)) if known_success else (math.nan, math.nan)
     return EvalResult(float(r.mean()), _se(r), rate, rate_se, len(r), tuple(returns), tuple(lengths))
+
+
+class PeriodicEvaluation(BaseCallback):
+    """Deterministic evaluation of the policy being trained, every ``every`` env steps and once at the end.
+
+    Works for any SB3 algorithm whose ``predict`` takes ``state``/``episode_start`` (PPO, A2C, DQN, the recurrent
+    on- and off-policy learners): it calls :func:`evaluate` on a fresh, separately seeded env, so training sees no
+    difference (deterministic actions draw no random numbers). ``points`` holds ``{"steps", "return", "success"}``
+    per evaluation (``success`` is ``nan`` where the env reports none); :attr:`best` is the best of them, so a
+    policy that solved the task and later lost it shows as best 1.0 beside a lower final. The values are also
+    logged as ``eval/mean_return`` and ``eval/success_rate``.
+
+    Args:
+        every: env steps between evaluations (counted as ``model.num_timesteps``).
+        n_episodes: episodes per evaluation.
+        seed: seed of the evaluation envs (the same every time, so points differ only by the policy).
+        env_id, env_kwargs: the env to evaluate on (default: the one the model was made for).
+    """
+
+    def __init__(self, every: int, n_episodes: int = 50, seed: int = 0, env_id: str | None = None,
+                 env_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
+            raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+        self.every, self.n_episodes, self.seed = int(every), int(n_episodes), seed
+        self.env_id, self.env_kwargs = env_id, env_kwargs
+        self.points: list[dict[str, float]] = []
+        self._next = self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._next = (self.num_timesteps // self.every + 1) * self.every
+            self.evaluate_now()
+        return True
+
+    def _on_training_end(self) -> None:
+        if not self.points or self.points[-1]["steps"] != self.num_timesteps:
+            self.evaluate_now()
+
+    def evaluate_now(self) -> dict[str, float]:
+        """Evaluate the current policy and record the point."""
+        result = evaluate(self.model, self.env_id, self.n_episodes, self.seed, env_kwargs=self.env_kwargs)
+        point = {"steps": int(self.num_timesteps), "return": result.mean_return, "success": result.success_rate}
+        self.points.append(point)
+        self.logger.record("eval/mean_return", result.mean_return)
+        if math.isfinite(result.success_rate):
+            self.logger.record("eval/success_rate", result.success_rate)
+        return point
+
+    @property
+    def best(self) -> dict[str, float] | None:
+        """The best evaluation so far: highest success (where the env reports one), then highest return, then the
+        earliest."""
+        if not self.points:
+            return None
+
+        def key(p: dict[str, float]) -> tuple[float, float, int]:
+            success = p["success"] if math.isfinite(p["success"]) else 0.0
+            return (success, p["return"], -p["steps"])
+
+        return max(self.points, key=key)

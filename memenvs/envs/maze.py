@@ -319,6 +319,9 @@ class Maze4x4Core(Core):
         np.take(self.next_cell, k, out=state.cell)
         return self.reward.take(k), self.terminal.take(k)
 
+    def info(self, state: Maze4x4State) -> dict[str, np.ndarray]:
+        return {"success": state.cell == self.goal}  # the episode's verdict, read when it ends: the goal reached
+
     def observe(self, state: Maze4x4State, rng: np.random.Generator) -> np.ndarray:
         return self._obs_table.take(state.cell, axis=0)
 
@@ -503,6 +506,9 @@ class RandomMazeCore(Core):
         reached = state.pos == state.goal
         return self.reward_table.take(reached.view(np.uint8)), reached
 
+    def info(self, state: RandomMazeState) -> dict[str, np.ndarray]:
+        return {"success": state.pos == state.goal}  # the episode's verdict, read when it ends: the goal reached
+
     def observe(self, state: RandomMazeState, rng: np.random.Generator) -> np.ndarray:
         n, area = state.num_envs, self.padded ** 2
         corner = np.arange(0, n * area, area) + self.window_corner.take(state.pos)
@@ -650,6 +656,8 @@ class Maze4x4Env(MemoryEnv):
     grid worlds. Layout chosen for this package (a perfect maze with a 10-step solution and six dead ends).
 
     ## Version History
+    * v0 (changed in place before release): every step's info carries ``success``, whether the agent stands on the
+      goal (the episode's verdict when read at its end).
     * v0: initial release.
     """
 
@@ -720,6 +728,8 @@ class BlindMaze4x4Env(MemoryEnv):
     (Cerny 1964); here the goal absorbs.
 
     ## Version History
+    * v0 (changed in place before release): every step's info carries ``success``, whether the agent stands on the
+      goal (the episode's verdict when read at its end).
     * v0: initial release.
     """
 
@@ -796,6 +806,8 @@ class RandomMazeEnv(MemoryEnv):
     standard memory test (e.g. MiniGrid's and Memory Maze's, whose code this does not use).
 
     ## Version History
+    * v0 (changed in place before release): every step's info carries ``success``, whether the agent stands on the
+      goal (the episode's verdict when read at its end).
     * v0: initial release.
     """
 

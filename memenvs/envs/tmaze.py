@@ -212,6 +212,11 @@ class TMazeCore(Core):
                           behind * np.float32(-1.0 / self.params.length)).astype(np.float32)
         return reward, last
 
+    def info(self, state: TMazeState) -> dict[str, np.ndarray]:
+        # The task's own verdict, read at the end of an episode: standing on the correct arm (Bakker's variants end
+        # there; Ni's count where the agent stands after the last step). A policy that never reaches an arm scores 0.
+        return {"success": self.correct_arm_by_key.take(state.key) > 0}
+
     def observe(self, state: TMazeState, rng: np.random.Generator) -> np.ndarray:
         obs = self.obs_by_key.take(state.key, axis=0)
         if self.params.corridor_noise > 0.0:
@@ -356,7 +361,8 @@ class TMazeEnv(MemoryEnv):
       agent that never moves gets -1, not -1.1) and its observation is Ni et al.'s two-element one; ``active`` is
       now Ni et al.'s active T-maze (fixed horizon ``length + 3``, +1 at the end on the correct arm, schedule
       penalty, cue on the first visit only, their observation). The former ``active`` (Bakker's rewards with the
-      cue west of the start) is ``bakker_active``.
+      cue west of the start) is ``bakker_active``. Every step's info carries ``success``: whether the agent stands
+      on the correct arm, the episode's verdict when read at its end (an agent that never reaches an arm scores 0).
     * v0: initial release.
     """
 
