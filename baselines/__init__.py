@@ -23,7 +23,7 @@ from .algorithms.regularizer_memory import (
     RegularizerConfig, RegularizerMemory, RegularizerMemoryCallback, regularizer_memory,
 )
 from .algorithms.test_time_adaptation import AdaptResult, block_schedule, evaluate_adapting
-from .evaluation import EvalResult, evaluate
+from .evaluation import EvalResult, PeriodicEvaluation, evaluate
 from .hyperparams import BASELINES, Baseline, env_family, resolve
 from .models import env_dset, make_model
 from .policies.cores import CORES, GRUCore, IAMCore, LSTMCore, MemoryCore
@@ -38,6 +38,7 @@ __all__ = [
     "Baseline",
     "AdaptResult",
     "EvalResult",
+    "PeriodicEvaluation",
     "FastSlowActorCriticPolicy",
     "FastSlowRecurrentPolicy",
     "FastSlowTowers",

@@ -21,7 +21,7 @@ from .display import _Display, _print_report
 from .parsing import CompareError, _fmt_value, parse_overrides
 from .planning import (
     DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_EVAL_EPISODES, DEFAULT_N_ENVS, DEFAULT_OUT,
-    DEFAULT_SEEDS, DEFAULT_STEPS, plan,
+    DEFAULT_SEEDS, plan,
 )
 from .running import EVAL_SEED_OFFSET
 from .storage import claim, claim_is_live, is_done, load_done, release, store
@@ -58,7 +58,8 @@ def versions() -> dict[str, str]:
 def command_line(config: dict[str, Any]) -> str:
     """The ``memenvs compare`` command that reproduces ``config`` (and resumes it in the same ``--out``)."""
     parts = ["memenvs", "compare", "--envs", *config["envs"], "--baselines", *config["baselines"],
-             "--seeds", *map(str, config["seeds"]), "--steps", str(config["steps"]),
+             "--seeds", *map(str, config["seeds"]),
+             *(["--steps", str(config["steps"])] if config.get("steps") is not None else []),
              "--n-envs", str(config["n_envs"]), "--eval-episodes", str(config["eval_episodes"]),
              "--out", str(config["out"])]
     if config.get("sweep"):
@@ -107,7 +108,7 @@ def compare(
     envs: Sequence[str] | None = None,
     baselines: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     n_envs: int = DEFAULT_N_ENVS,
     eval_episodes: int = DEFAULT_EVAL_EPISODES,
     out: str | Path = DEFAULT_OUT,
@@ -128,7 +129,8 @@ def compare(
         envs: env specs ``ID`` or ``ID:KEY=VALUE,...`` (default :data:`DEFAULT_ENVS`).
         baselines: names from :data:`memenvs.baselines.hyperparams.BASELINES` (default mlp, lstm, gru, iam).
         seeds: training seeds (default 0, 1); evaluation uses ``EVAL_SEED_OFFSET + seed``.
-        steps: env steps per run. n_envs: env copies per run. eval_episodes: episodes of the final evaluation.
+        steps: env steps per run (default: each baseline's budget for the env, see :func:`plan`). n_envs: env
+            copies per run. eval_episodes: episodes of the final evaluation.
         out: output folder; runs already finished there are skipped.
         workers: local processes (default ``min(os.cpu_count(), runs to do)``; 1 runs in this process).
         backend: ``"local"`` or ``"ray"``. address: Ray cluster address (default: ``RAY_ADDRESS`` or a new local

@@ -109,7 +109,7 @@ def plan(
     envs: Sequence[str] | None = None,
     baselines: Sequence[str] | None = None,
     seeds: Sequence[int] | None = None,
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     n_envs: int = DEFAULT_N_ENVS,
     eval_episodes: int = DEFAULT_EVAL_EPISODES,
     sweep: str | None = None,
@@ -117,6 +117,10 @@ def plan(
     overrides: str | dict[str, Any] | None = None,
 ) -> list[RunSpec]:
     """Check every argument and expand them into runs (env-major, then sweep value, baseline, seed).
+
+    ``steps=None`` trains each run for its baseline's budget on that env (the record's ``steps`` from
+    :func:`~memenvs.baselines.hyperparams.resolve`; the T-maze's grows with the corridor), or :data:`DEFAULT_STEPS`
+    where the family sets none.
 
     Raises :class:`CompareError` (a ``ValueError``) naming the bad argument before anything is trained: unknown
     baseline or env id, malformed kwargs or sweep, kwargs the env rejects, non-positive sizes.
@@ -128,6 +132,8 @@ def plan(
     seeds = list(DEFAULT_SEEDS if seeds is None else seeds)
     for name, value, low in (("steps", steps, 1), ("n_envs", n_envs, 1), ("eval_episodes", eval_episodes, 1),
                              ("curve_points", curve_points, 1)):
+        if name == "steps" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise CompareError(f"{name} must be an integer >= {low}, got {value!r}")
     if not envs:
@@ -173,11 +179,13 @@ def plan(
             finally:
                 env.close()
             for baseline in baselines:
-                if image and resolve(baseline, env_id).policy == "MlpPolicy":
+                record = resolve(baseline, env_id, kwargs)
+                if image and record.policy == "MlpPolicy":
                     raise CompareError(f"baseline {baseline!r} has an MLP policy but {env_id} has image observations")
+                run_steps = steps if steps is not None else (record.steps or DEFAULT_STEPS)
                 for seed in seeds:
                     runs.append(RunSpec(
-                        env_id=env_id, env_kwargs=kwargs, baseline=baseline, seed=int(seed), steps=int(steps),
+                        env_id=env_id, env_kwargs=kwargs, baseline=baseline, seed=int(seed), steps=int(run_steps),
                         n_envs=int(n_envs), eval_episodes=int(eval_episodes), curve_points=int(curve_points),
                         policy_kwargs=iam_kwargs if baseline == "iam" else None, overrides=overrides,
                         sweep_key=sweep_key,

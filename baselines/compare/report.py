@@ -18,7 +18,8 @@ import numpy as np
 #: Columns of ``runs.csv`` (and keys of each row in ``runs.json``), in order.
 ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "env", "kwargs", "label", "baseline", "seed", "steps", "n_envs", "eval_episodes", "wall_s",
-    "train_s", "env_steps_per_s", "final_return", "return_se", "success_rate", "success_se", "optimal_return",
+    "train_s", "env_steps_per_s", "final_return", "return_se", "success_rate", "success_se", "best_return",
+    "best_success", "best_step", "optimal_return",
     "memoryless_return", "memory_score", "sweep_key", "sweep_value", "sweep_group",
 )
 
@@ -71,11 +72,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for (label, baseline), group in groups.items():
         ret, ret_se = mean_se(r["final_return"] for r in group)
         succ, succ_se = mean_se(r["success_rate"] for r in group)
+        best, best_se = mean_se(r.get("best_success", math.nan) for r in group)
         score, score_se = mean_se(r["memory_score"] for r in group)
         out.append({
             "label": label, "env": group[0]["env"], "kwargs": group[0]["kwargs"], "baseline": baseline,
             "seeds": sorted(r["seed"] for r in group), "n": len(group),
             "return": ret, "return_se": ret_se, "success": succ, "success_se": succ_se,
+            "best_success": best, "best_success_se": best_se,
             "memory_score": score, "memory_score_se": score_se,
             "optimal_return": group[0]["optimal_return"], "memoryless_return": group[0]["memoryless_return"],
             "env_steps_per_s": float(np.mean([r["env_steps_per_s"] for r in group])),
@@ -85,7 +88,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-SUMMARY_HEADERS = ("env", "baseline", "seeds", "return", "success", "memory score", "env-steps/s", "wall s")
+SUMMARY_HEADERS = ("env", "baseline", "seeds", "return", "success", "best success", "memory score", "env-steps/s",
+                   "wall s")
 
 
 def summary_cells(entry: dict[str, Any]) -> list[str]:
@@ -93,6 +97,7 @@ def summary_cells(entry: dict[str, Any]) -> list[str]:
     return [
         entry["label"], entry["baseline"], str(entry["n"]),
         _fmt(entry["return"], entry["return_se"]), _fmt(entry["success"], entry["success_se"]),
+        _fmt(entry.get("best_success", math.nan), entry.get("best_success_se", math.nan)),
         _fmt(entry["memory_score"], entry["memory_score_se"]),
         f"{entry['env_steps_per_s']:,.0f}", f"{entry['wall_s']:.1f}",
     ]
@@ -118,7 +123,8 @@ def summary_markdown(summary: Sequence[dict[str, Any]], title: str = "Comparison
     for entry in summary:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in summary_cells(entry)) + " |")
     lines += ["", "Mean ± standard error over seeds; return and success of the final policy (deterministic "
-              "evaluation). " + NO_BOUND_NOTE, "", "Analytic bounds:", ""]
+              "evaluation); best success: the best of the periodic deterministic evaluations during training "
+              "(a final below it is a collapse). " + NO_BOUND_NOTE, "", "Analytic bounds:", ""]
     lines += [f"- {line}" for line in bounds_line(summary)]
     return "\n".join(lines) + "\n"
 
@@ -170,7 +176,7 @@ def write_rows(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[Path, P
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a ``runs.json`` (``None`` back to ``nan`` for the float columns)."""
     rows = json.loads(Path(path).read_text())["runs"]
-    floats = ("final_return", "return_se", "success_rate", "success_se", "memory_score")
+    floats = ("final_return", "return_se", "success_rate", "success_se", "memory_score", "best_return", "best_success")
     for row in rows:
         for key in floats:
             if row.get(key) is None:
@@ -211,10 +217,23 @@ def _figure(n_panels: int, width: float = 4.2, height: float = 3.2) -> tuple[Any
     return fig, axes
 
 
-def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
-    """Learning curves: mean ± SE band over seeds of the training-episode return, per baseline, one panel per env.
+def eval_band(rows: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and mean over runs of their periodic deterministic-evaluation returns (``eval_curve``)."""
+    curves = [r["eval_curve"] for r in rows if r.get("eval_curve") and r["eval_curve"]["steps"]]
+    if not curves:
+        return np.zeros(0), np.zeros(0)
+    n = min(len(c["steps"]) for c in curves)
+    values = np.asarray([[math.nan if v is None else v for v in c["returns"][:n]] for c in curves], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(curves[0]["steps"][:n], dtype=float), np.nanmean(values, axis=0)
 
-    The memoryless and optimal returns are drawn as dashed lines where the env provides them.
+
+def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+    """Learning curves per baseline, one panel per env: mean ± SE band over seeds of the training-episode return,
+    and (dashed, same colour) the mean return of the periodic deterministic evaluations, whose last point is the
+    final policy, so a collapse after solving shows as a dashed line that rises and falls.
+
+    The memoryless and optimal returns are drawn as black lines where the env provides them.
     """
     labels = list(dict.fromkeys(r["label"] for r in rows))
     if not labels:
@@ -228,6 +247,10 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None
                 continue
             (line,) = ax.plot(steps, mean, label=baseline)
             ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+            eval_steps, eval_mean = eval_band([r for r in env_rows if r["baseline"] == baseline])
+            if eval_steps.size:
+                ax.plot(eval_steps, eval_mean, linestyle="--", marker=".", color=line.get_color(),
+                        label=f"{baseline} (deterministic eval)")
         first = env_rows[0]
         for key, style in (("optimal_return", "k--"), ("memoryless_return", "k:")):
             if first.get(key) is not None:
@@ -235,7 +258,7 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None
                            label=key.replace("_return", ""))
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("env steps")
-        ax.set_ylabel("training episode return")
+        ax.set_ylabel("episode return")
         ax.legend(fontsize=7)
     path = Path(path)
     fig.savefig(path, dpi=110)

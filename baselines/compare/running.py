@@ -4,6 +4,7 @@ TensorBoard logs, evaluate the final policy, and return everything as one payloa
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 import traceback
@@ -17,6 +18,8 @@ from .planning import RunSpec
 
 #: Evaluation episodes are seeded with ``EVAL_SEED_OFFSET + seed``, away from the training seeds.
 EVAL_SEED_OFFSET = 10_000
+#: Episodes of each periodic evaluation during training (at most ``eval_episodes``); the final evaluation uses all.
+PERIODIC_EVAL_EPISODES = 50
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -47,7 +50,7 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
     import torch as th
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from ..evaluation import evaluate
+    from ..evaluation import PeriodicEvaluation, episode_success, evaluate
     from ..models import make_model
 
     class Recorder(BaseCallback):
@@ -60,13 +63,15 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             self.window: list[float] = []
 
         def _on_step(self) -> bool:
-            dones, infos, rewards = self.locals["dones"], self.locals["infos"], self.locals["rewards"]
+            dones, infos = self.locals["dones"], self.locals["infos"]
             for i in np.flatnonzero(dones):
                 ep = infos[i].get("episode")
                 if ep is not None:
-                    ok = float(not infos[i].get("TimeLimit.truncated", False) and rewards[i] > 0)
+                    ok = episode_success(infos[i])
+                    ok = math.nan if ok is None else float(ok)
                     self.episodes.append((self.num_timesteps, float(ep["r"]), ok))
-                    self.window.append(ok)
+                    if math.isfinite(ok):
+                        self.window.append(ok)
             now = time.monotonic()
             if progress is not None and now - self.last > 0.5:
                 self.last = now
@@ -87,7 +92,11 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
                                env_kwargs=dict(spec.env_kwargs), policy_kwargs=spec.policy_kwargs,
                                tensorboard_log=tmp, **spec.overrides)
             recorder = Recorder()
-            model.learn(spec.steps, callback=recorder, tb_log_name="tb")
+            # deterministic evaluation at every curve point: a policy that solved the task and lost it again shows
+            # as best beside final (the final policy stays the reported figure)
+            periodic = PeriodicEvaluation(max(1, spec.steps // spec.curve_points),
+                                          min(PERIODIC_EVAL_EPISODES, spec.eval_episodes), EVAL_SEED_OFFSET + spec.seed)
+            model.learn(spec.steps, callback=[recorder, periodic], tb_log_name="tb")
             train_s = time.perf_counter() - start
             model.logger.close()
             result = evaluate(model, n_episodes=spec.eval_episodes, seed=EVAL_SEED_OFFSET + spec.seed)
@@ -103,6 +112,7 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
                 progress(spec.run_id, int(model.num_timesteps), spec.steps)
     finally:
         th.set_num_threads(threads)
+    best = periodic.best
     row = {
         "run_id": spec.run_id, "env": spec.env_id, "kwargs": json.dumps(spec.env_kwargs), "label": spec.label,
         "baseline": spec.baseline, "seed": spec.seed, "steps": int(model.num_timesteps), "n_envs": spec.n_envs,
@@ -110,11 +120,14 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
         "env_steps_per_s": round(model.num_timesteps / max(train_s, 1e-9), 1),
         "final_return": result.mean_return, "return_se": result.return_se,
         "success_rate": result.success_rate, "success_se": result.success_se,
+        "best_return": best["return"], "best_success": best["success"], "best_step": best["steps"],
         "optimal_return": spec.optimal_return, "memoryless_return": spec.memoryless_return,
         "memory_score": report.memory_score(result.mean_return, spec.optimal_return, spec.memoryless_return),
         "sweep_key": spec.sweep_key, "sweep_value": spec.sweep_value, "sweep_group": spec.sweep_group,
         "spec": {**spec.identity(), "run_id": spec.run_id},
         "curve": _curve(recorder.episodes, spec.steps, spec.curve_points),
+        "eval_curve": {key: [p[name] for p in periodic.points]
+                       for key, name in (("steps", "steps"), ("returns", "return"), ("success", "success"))},
     }
     return {"run_id": spec.run_id, "row": row, "files": files}
 

@@ -109,7 +109,8 @@ def load_done(out: Path, runs: Sequence[RunSpec]) -> dict[str, dict[str, Any]]:
                 row = json.loads(path.read_text())
             except json.JSONDecodeError:
                 continue  # a torn file from a crash: the run is simply redone
-            for key in ("final_return", "return_se", "success_rate", "success_se", "memory_score"):
+            for key in ("final_return", "return_se", "success_rate", "success_se", "memory_score", "best_return",
+                        "best_success"):
                 if row.get(key) is None:
                     row[key] = math.nan
             done[spec.run_id] = row
