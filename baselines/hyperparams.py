@@ -1,10 +1,11 @@
 """The one table of baselines and their default hyperparameters per env family.
 
-A baseline is a record: algorithm class (by name), policy class, ``policy_kwargs``, algorithm kwargs and optional
-VecEnv wrappers. :data:`BASELINES` holds each baseline's generic defaults; :data:`OVERRIDES` holds, per
-``(baseline, family)``, only what differs for that family (``"*"`` as the baseline name applies to every baseline
-of the family). :func:`resolve` merges them, nested dicts key by key. Families come from the env id
-(:func:`env_family`). Later baselines (meta-LSTM, fast/slow, regularizer memory) add rows here.
+A baseline is a record: algorithm class (by name), policy class, ``policy_kwargs``, algorithm kwargs, optional
+VecEnv wrappers and a training budget. :data:`BASELINES` holds each baseline's generic defaults; :data:`OVERRIDES`
+holds, per ``(baseline, family)``, only what differs for that family (``"*"`` as the baseline name applies to every
+baseline of the family); :data:`SCALED` holds, per family, what depends on the env's parameters (the T-maze's rollout
+length and budget grow with its corridor). :func:`resolve` merges them, nested dicts key by key. Families come from
+the env id (:func:`env_family`). Later baselines (meta-LSTM, fast/slow, regularizer memory) add rows here.
 
 This module imports nothing heavy; classes are named by strings and resolved in :mod:`memenvs.baselines.models`.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any
+import math
+from typing import Any, Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +23,8 @@ class Baseline:
     """A baseline: ``algorithm`` (``"PPO"``, ``"A2C"``, ``"RecurrentPPO"``), ``policy`` (an SB3 policy name such as
     ``"MlpPolicy"``, or ``"memory"`` for :class:`~memenvs.baselines.policies.memory_policy.MemoryActorCriticPolicy`),
     ``policy_kwargs``, ``algo_kwargs`` and ``wrappers`` (``(name, kwargs)`` pairs from
-    :data:`memenvs.baselines.vec_wrappers.WRAPPERS`, applied innermost first)."""
+    :data:`memenvs.baselines.vec_wrappers.WRAPPERS`, applied innermost first) and ``steps``, the training budget in
+    env steps (``None``: the caller's, e.g. ``memenvs compare --steps``)."""
 
     name: str
     summary: str
@@ -30,6 +33,7 @@ class Baseline:
     policy_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     algo_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     wrappers: tuple[tuple[str, dict[str, Any]], ...] = ()
+    steps: int | None = None
 
 
 # PPO settings shared by every baseline unless a family says otherwise (SB3's PPO defaults with shorter rollouts).
@@ -164,8 +168,35 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve(baseline: str, env_id: str) -> Baseline:
-    """The record of ``baseline`` with the overrides of ``env_id``'s family applied (a fresh copy)."""
+def tmaze_episode_steps(env_kwargs: dict[str, Any]) -> int:
+    """Steps of the T-maze's shortest successful episode (the whole episode in Ni et al.'s fixed-horizon variants),
+    from the env's own parameters (its defaults where ``env_kwargs`` leaves them out)."""
+    from memenvs.envs.tmaze import TMazeCore, TMazeParams
+
+    names = {f.name for f in dataclasses.fields(TMazeParams)}
+    return TMazeCore(TMazeParams(**{k: v for k, v in env_kwargs.items() if k in names})).optimal_steps
+
+
+def _tmaze_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    episode = tmaze_episode_steps(env_kwargs)
+    # A rollout holds whole episodes (a multiple of the fixed horizon of the passive and active variants), so every
+    # back-propagation sequence holds the cue and the junction; at least 32 steps, as tuned for length 8.
+    n_steps = episode * math.ceil(32 / episode)
+    return {"algo_kwargs": {"n_steps": n_steps}, "steps": TMAZE_STEPS_PER_CELL * episode}
+
+
+#: T-maze training budget per step of the episode (the corridor length plus one), measured in
+#: docs/results/ppo_junction_trap.md.
+TMAZE_STEPS_PER_CELL = 5_000
+
+#: Per family, what depends on the env's parameters: a function of the env kwargs returning overrides (merged after
+#: :data:`OVERRIDES`) and ``steps``, the training budget.
+SCALED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"tmaze": _tmaze_scaled}
+
+
+def resolve(baseline: str, env_id: str, env_kwargs: dict[str, Any] | None = None) -> Baseline:
+    """The record of ``baseline`` with the overrides of ``env_id``'s family applied (a fresh copy), then the
+    family's :data:`SCALED` values for ``env_kwargs`` (the env's defaults where ``None``)."""
     if baseline not in BASELINES:
         raise ValueError(f"unknown baseline {baseline!r}; known: {', '.join(BASELINES)}")
     record = BASELINES[baseline]
@@ -178,4 +209,6 @@ def resolve(baseline: str, env_id: str) -> Baseline:
     }
     for key in (("*", family), (baseline, family)):
         fields = _merge(fields, OVERRIDES.get(key, {}))
+    if family in SCALED:
+        fields = _merge(fields, SCALED[family](dict(env_kwargs or {})))
     return dataclasses.replace(record, **fields)

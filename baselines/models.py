@@ -31,6 +31,7 @@ from .algorithms.packed_ppo import PackedRecurrentPPO
 from .algorithms.recurrent_a2c import RecurrentA2C
 from .hyperparams import Baseline, resolve
 from .policies.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy
+from .policies.distributions import BoundedActorCriticPolicy
 from .policies.features import MlpFeatures, SpatialCNN
 from .policies.memory_policy import MemoryActorCriticPolicy
 from .policies.meta_lstm import MetaLSTMPolicy
@@ -42,6 +43,8 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "PPO": PPO, "A2C": A2C, "RecurrentPPO": PackedRecurrentPPO, "RecurrentA2C": RecurrentA2C,
 }
 POLICIES: dict[str, Any] = {
+    # SB3's MLP actor-critic, plus the optional logit_radius (None: exactly SB3's MlpPolicy)
+    "MlpPolicy": BoundedActorCriticPolicy,
     "memory": MemoryActorCriticPolicy, "meta": MetaLSTMPolicy,
     "fast_slow": FastSlowActorCriticPolicy, "fast_slow_recurrent": FastSlowRecurrentPolicy,
 }
@@ -154,7 +157,7 @@ def make_model(
     The model carries ``memenvs_spec`` (baseline, env id, env kwargs, wrappers), saved with ``model.save`` so
     :func:`evaluate` rebuilds the same observation pipeline after ``load``.
     """
-    record: Baseline = resolve(baseline, env_id)
+    record: Baseline = resolve(baseline, env_id, env_kwargs)
     algo_cls = ALGORITHMS[record.algorithm]
     algo_kwargs = {**record.algo_kwargs, **_split_overrides(algo_cls, overrides)}
     if "batch_size" not in overrides:

@@ -317,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", nargs="+", metavar="NAME", default=None,
                    help=f"baselines, any of: {_baseline_names()} (default: mlp lstm gru iam)")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1)")
-    p.add_argument("--steps", type=int, default=24_000, help="env steps per run (default 24000)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="env steps per run (default: the family's budget for the env, which grows with the T-maze's "
+                   "corridor; 24000 where the family sets none)")
     p.add_argument("--n-envs", type=int, default=16, help="env copies per run (default 16)")
     p.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
     p.add_argument("--out", default="memenvs_compare", help="output folder (default ./memenvs_compare)")
