@@ -28,6 +28,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class
+from .distributions import BoundedDistributionMixin, check_radius
 from .packing import SequencePacking, run_packed
 
 
@@ -64,7 +65,7 @@ def process_sequence(
     return th.flatten(y.transpose(0, 1), start_dim=0, end_dim=1), (h, c)
 
 
-class MemoryActorCriticPolicy(RecurrentActorCriticPolicy):
+class MemoryActorCriticPolicy(BoundedDistributionMixin, RecurrentActorCriticPolicy):
     """Recurrent actor-critic policy for ``RecurrentPPO`` with a swappable memory core and a fast sequence path.
 
     Takes every argument of sb3-contrib's ``RecurrentActorCriticPolicy`` plus:
@@ -72,6 +73,8 @@ class MemoryActorCriticPolicy(RecurrentActorCriticPolicy):
     Args:
         core: ``"lstm"`` (default), ``"gru"``, ``"iam"`` or a ``MemoryCore`` subclass.
         core_kwargs: extra keyword arguments for the core (e.g. IAM's ``dset``, ``dset_indices``, ``fnn_arch``).
+        logit_radius: bound the centred action logits to a ball of this radius, so no action's probability reaches
+            0 (:mod:`~memenvs.baselines.policies.distributions`); ``None`` (default): the plain categorical.
 
     ``lstm_hidden_size`` and ``n_lstm_layers`` give the core's state shape (for IAM: its recurrent branch); the heads
     see ``core.output_size`` features. ``net_arch`` is the MLP between the core and the linear heads (``[]`` for
@@ -93,8 +96,10 @@ class MemoryActorCriticPolicy(RecurrentActorCriticPolicy):
         *,
         core: str | type[MemoryCore] = "lstm",
         core_kwargs: dict[str, Any] | None = None,
+        logit_radius: float | None = None,
         **kwargs: Any,
     ) -> None:
+        self.logit_radius = check_radius(logit_radius, action_space)
         self.core = core
         self.core_kwargs = dict(core_kwargs or {})
         self._core_class = core_class(core)
