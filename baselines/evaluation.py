@@ -164,8 +164,10 @@ class PeriodicEvaluation(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        if not self.points or self.points[-1]["steps"] != self.num_timesteps:
-            self.evaluate_now()
+        # the last point is the final policy: one taken at this step count came before the last update
+        if self.points and self.points[-1]["steps"] == self.num_timesteps:
+            self.points.pop()
+        self.evaluate_now()
 
     def evaluate_now(self) -> dict[str, float]:
         """Evaluate the current policy and record the point."""

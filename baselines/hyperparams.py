@@ -36,6 +36,10 @@ class Baseline:
     steps: int | None = None
 
 
+#: Radius of the T-maze policies' centred action logits (:mod:`memenvs.baselines.policies.distributions`): every
+#: action keeps >= 0.33% probability, the greedy one <= 97.1%.
+TMAZE_LOGIT_RADIUS = 4.0
+
 # PPO settings shared by every baseline unless a family says otherwise (SB3's PPO defaults with shorter rollouts).
 _PPO = {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.01}
 
@@ -92,16 +96,24 @@ BASELINES: dict[str, Baseline] = {
 
 # Per-family differences. Families: tmaze, maze, warehouse, traffic, twostep, atari, other.
 OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
-    # Passive T-maze learning check: short rollouts, many copies, a large learning rate; tuned so that a recurrent
-    # core solves length 8 within ~30k steps while the memoryless MLP stays at 0.5 success.
+    # Passive T-maze (Ni et al.'s, corrected): short rollouts of whole episodes (n_steps is set per length by
+    # SCALED below), many copies, a large learning rate. ent_coef 0.01: at 0.05 the MLP never learned to walk the
+    # corridor (5 of 5 seeds at length 20); logit_radius 4: PPO's junction trap (p(east | junction) = 1.0000, return
+    # 0) took 3 of 10 plain runs and none of 10 bounded ones (docs/results/ppo_junction_trap.md).
     ("*", "tmaze"): {"algo_kwargs": {"n_steps": 32, "batch_size": 256, "n_epochs": 10, "learning_rate": 2e-3,
-                                     "gamma": 0.99, "ent_coef": 0.05}},
-    ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
-    ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
-    ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]}}},
-    ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []}},
+                                     "gamma": 0.99, "ent_coef": 0.01}},
+    **{(name, "tmaze"): {"policy_kwargs": {"logit_radius": TMAZE_LOGIT_RADIUS}}
+       for name in ("mlp", "framestack", "oracle")},
+    ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], "logit_radius": TMAZE_LOGIT_RADIUS}},
+    ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], "logit_radius": TMAZE_LOGIT_RADIUS}},
+    ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]},
+                                         "logit_radius": TMAZE_LOGIT_RADIUS}},
+    # Not re-measured on the corrected T-maze: these keep the former entropy bonus.
+    ("fast_slow", "tmaze"): {"algo_kwargs": {"ent_coef": 0.05}},
+    ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},
+                                  "algo_kwargs": {"ent_coef": 0.05}},
     # The family rows above are PPO's: the meta-LSTM keeps A2C's one step on the whole rollout.
-    ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None}},
+    ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None, "ent_coef": 0.05}},
     # Warehouse (Suau et al.): IAM = FNN [576, 256] + LSTM 64 on the 24 item bits, linear heads; their LSTM
     # baseline = FC 640 -> LSTM 256. Eight stacked frames make the item ages (lifetime 8) observable.
     ("*", "warehouse"): {"algo_kwargs": {"n_steps": 128, "batch_size": 256, "n_epochs": 3, "learning_rate": 2.5e-4,

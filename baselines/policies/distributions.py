@@ -7,12 +7,13 @@ the softmax's gradient ``p (1 - p)`` is zero, so neither the advantage nor the e
 :class:`BallCategoricalDistribution` puts the centred logits on a ball of radius ``logit_radius``: any centred
 logit vector longer than the radius is scaled back onto the sphere. Every action then keeps at least
 ``1 / (1 + (n - 1) exp(r sqrt(n / (n - 1))))`` probability (:func:`probability_range`; 0.33% for four actions at
-radius 4, where the greedy action has at most 97.1%), and,
-unlike a probability floor (a mixture ``(1 - eps) softmax + eps / n``, whose gradient vanishes once the softmax
-part is far below ``eps / n``) or ``tanh``-bounded logits (whose gradient vanishes where ``tanh`` saturates), only
-the radial component of the gradient is removed: moving probability from one action to another (a rotation on the
-sphere) keeps its full gradient. The greedy action is unchanged (the projection is a positive scaling of the centred
-logits). Measured in docs/results/ppo_junction_trap.md.
+radius 4, where the greedy action has at most 97.1%), so the trap's missing actions keep being sampled. Unlike a
+probability floor (a mixture ``(1 - eps) softmax + eps / n``, whose gradient vanishes once the softmax part is far
+below ``eps / n``) or ``tanh``-bounded logits (whose gradient vanishes where ``tanh`` saturates), the projection
+removes only the radial component of the gradient (scaling the rest by ``radius / norm``): moving probability from
+one action to another, a rotation on the sphere, still moves the logits, and the radial direction, which no
+gradient can lengthen, keeps the norm near the radius. The greedy action is unchanged (the projection is a positive
+scaling of the centred logits). Measured in docs/results/ppo_junction_trap.md.
 """
 
 from __future__ import annotations
