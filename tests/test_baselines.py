@@ -269,10 +269,11 @@ def test_resolve_applies_family_overrides_and_rejects_unknown_names():
         make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rat=1e-3)
 
 
-@pytest.mark.parametrize("n_envs,expected", [(16, 256), (4, 128), (6, 192), (12, 192), (1, 32)])
+@pytest.mark.parametrize("n_envs,expected", [(16, 176), (4, 132), (6, 198), (12, 198), (1, 33)])
 def test_family_batch_size_fits_the_rollout_without_a_minibatch_warning(n_envs, expected):
-    """T-maze family: n_steps 32, batch 256 (tuned for 16 copies). With other copy counts the batch is the largest
-    divisor of the rollout not above 256, so SB3 never warns about a truncated mini-batch."""
+    """T-maze family: batch 256 (tuned for 16 copies), n_steps 33 on the default maze (whole 11-step episodes). With
+    any copy count the batch is the largest divisor of the rollout not above 256, so SB3 never warns about a
+    truncated mini-batch."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
