@@ -458,6 +458,13 @@ class RandomMazeCore(Core):
         self.row_offsets = (np.arange(self.side)[:, None] * p + RUN * np.arange(self.row_chunks)).ravel()
         self.move = np.array([-n, 1, n, -1], dtype=np.int64)
         self.side_offset = np.array([-p, 1, p, -1], dtype=np.int64)
+        # the tables the step and the observation read, scaled once here rather than every step: per cell, the
+        # squares that start its window's rows; per cell and per action, the byte offset (a square's own code is
+        # the first byte of its run) of the agent's square and of the square beside it in that direction
+        self.window_runs = self.window_corner[:, None] + self.row_offsets
+        self.cell_byte = self.cell_block * RUN
+        self.side_byte = self.side_offset * RUN
+        self._bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
         self.generate = GENERATORS[params.generator]
         self.fixed_openings = None
@@ -511,22 +518,31 @@ class RandomMazeCore(Core):
     def step(
         self, state: RandomMazeState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        n = state.num_envs
+        _, base_bytes = self._copy_bases(len(action))
         # the square between the agent's cell and the next one in the picture is a wall or not
-        side = np.arange(0, n * self.padded ** 2, self.padded ** 2) + self.cell_block.take(state.pos)
-        side += self.side_offset.take(action)
-        side *= RUN  # the square's own code is the first byte of its run
-        state.pos += (state.grid.view(np.uint8).ravel().take(side) != WALL) * self.move.take(action)
+        side = base_bytes + self.cell_byte.take(state.pos)
+        side += self.side_byte.take(action)
+        free = state.grid.view(np.uint8).ravel().take(side) != WALL
+        np.add(state.pos, self.move.take(action), out=state.pos, where=free)
         reached = state.pos == state.goal
         return self.reward_table.take(reached.view(np.uint8)), reached
 
     def observe(self, state: RandomMazeState, rng: np.random.Generator) -> np.ndarray:
-        n, area, side = state.num_envs, self.padded ** 2, self.side
-        corner = np.arange(0, n * area, area) + self.window_corner.take(state.pos)
-        rows = state.grid.ravel().take(corner[:, None] + self.row_offsets)  # (n, side * row_chunks) uint64
+        n, side = len(state.pos), self.side
+        base, _ = self._copy_bases(n)
+        rows = state.grid.ravel().take(base[:, None] + self.window_runs.take(state.pos, axis=0))
         codes = rows.view(np.uint8).reshape(n, side, self.row_chunks * RUN)[:, :, :side]
         # an intp copy first: take() converts uint8 indices several times slower than astype does
         return PACKED.take(codes.astype(np.intp)).view(np.float32).reshape(n, side, side, 2)
+
+    def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each copy's picture starts in the flattened grid, in squares and in bytes (cached per batch size:
+        an ``arange`` per step costs as much as a step of a small batch)."""
+        bases = self._bases.get(n)
+        if bases is None:
+            squares = np.arange(n) * self.padded ** 2
+            bases = self._bases[n] = (squares, squares * RUN)
+        return bases
 
     # ------------------------------------------------------------------ analysis
     def _codes(self, state: RandomMazeState) -> np.ndarray:
