@@ -143,15 +143,18 @@ class Row:
     reference: tuple[str, str, int] | None = None
     ratios: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: str | None = None  # why the case could not be built here (e.g. an optional extra missing)
 
     @property
     def env_steps_per_s(self) -> float:
-        return statistics.median(self.rates)
+        return statistics.median(self.rates) if self.rates else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"env_id": self.env_id, "mode": self.mode, "num_envs": self.num_envs,
-                             "env_steps_per_s": self.env_steps_per_s, "rates": self.rates, "seconds": self.seconds}
-        if self.reference is not None:
+        d: dict[str, Any] = {"env_id": self.env_id, "mode": self.mode, "num_envs": self.num_envs}
+        if self.skipped is not None:
+            return {**d, "skipped": self.skipped}
+        d.update(env_steps_per_s=self.env_steps_per_s, rates=self.rates, seconds=self.seconds)
+        if self.reference is not None and self.ratios:
             ref_id, ref_mode, ref_n = self.reference
             d["reference"] = {"env_id": ref_id, "mode": ref_mode, "num_envs": ref_n}
             d["ratio"] = {"median": statistics.median(self.ratios), "min": min(self.ratios),
@@ -349,7 +352,12 @@ def measure(
         raise ValueError(f"rounds must be >= 1 and seconds > 0, got rounds={rounds}, seconds={seconds}")
     rows: list[Row] = []
     for group in groups:
-        built = [(case, *case.build()) for case in group]
+        built, skipped = [], {}
+        for case in group:
+            try:
+                built.append((case, *case.build()))
+            except Exception as err:  # noqa: BLE001  (e.g. the atari extra missing: keep the other rows)
+                skipped[case.key] = f"{type(err).__name__}: {err}"
         rates: dict[tuple[str, str, int], list[float]] = {case.key: [] for case in group}
         elapsed: dict[tuple[str, str, int], float] = {case.key: 0.0 for case in group}
         try:
@@ -363,8 +371,8 @@ def measure(
             for _, _, close in built:
                 close()
         for case in group:
-            row = Row(*case.key, rates=rates[case.key], seconds=elapsed[case.key])
-            if case.reference is not None and case.reference in rates:
+            row = Row(*case.key, rates=rates[case.key], seconds=elapsed[case.key], skipped=skipped.get(case.key))
+            if case.reference is not None and rates[case.key] and rates.get(case.reference):
                 row.reference = case.reference
                 row.ratios = [a / b for a, b in zip(rates[case.key], rates[case.reference])]
             rows.append(row)
@@ -405,8 +413,10 @@ HEADER = f"{'env':34s} {'mode':14s} {'copies':>6s} {'env-steps/s':>12s}  {'ratio
 
 def format_row(row: Row) -> str:
     """One line: the median rate, the ratio to the reference with its spread over rounds, and the reference."""
+    if row.skipped is not None:
+        return f"{row.env_id:34s} {row.mode:14s} {row.num_envs:6d} {'skipped':>12s}  {row.skipped}"
     text = f"{row.env_id:34s} {row.mode:14s} {row.num_envs:6d} {row.env_steps_per_s:12,.0f}"
-    if row.reference is None:
+    if row.reference is None or not row.ratios:
         return text + f"  {'(reference)':26s}"
     ratio = f"{statistics.median(row.ratios):.2f}x [{min(row.ratios):.2f}-{max(row.ratios):.2f}]"
     ref_id, ref_mode, ref_n = row.reference
