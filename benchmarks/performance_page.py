@@ -67,7 +67,7 @@ def training(argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--seconds", type=float, default=1.0, help="wall time per case and round (default 1)")
+    parser.add_argument("--seconds", type=float, default=0.5, help="wall time per case and round (default 0.5)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--num-envs", type=int, nargs="+", default=[64, 1024, 8192],
                         help="copies of the native vector env and SB3 adapter (default 64 1024 8192)")

@@ -14,12 +14,13 @@ env, so every case is measured beside a reference, in groups, one group per mode
 * ``sb3_adapter``: :func:`memenvs.sb3.make_vec_env` (SAME_STEP autoreset, SB3's list of info dicts); reference the
   same id's native vector env at the same copies (for ids without one, its ``sync_vector`` row).
 
-Every env of a group is built first; then each of ``rounds`` rounds measures every case once for ``seconds`` of wall
-time, in an order rotated from round to round, so that load from other processes falls on a case and its reference
-alike. A row reports the median env-steps/s over rounds and the ratio to its reference as the median and the
-min-max of the per-round ratios (a case divided by its reference measured in the same round). Actions are
-pregenerated uniform random integers (sampling is not timed); episodes reset as they end; the first call of each
-case is a warm-up that is not timed.
+Every env of a group is built first; then in each of ``rounds`` rounds every case is measured for ``seconds`` of wall
+time right beside a measurement of its reference (the reference first in even rounds, second in odd ones; the pairs
+in an order rotated from round to round), so that load from other processes falls on a case and its reference
+alike. A row reports the median env-steps/s over all its measurements and the ratio to its reference as the median
+and the min-max over rounds of the ratio to the reference measured beside it. Actions are pregenerated uniform
+random integers (sampling is not timed); episodes reset as they end; the first call of each case is a warm-up that
+is not timed.
 
 ``against`` adds peer libraries when they are installed (they are optional and never required): ``gymnax`` (its
 ``MemoryChain-bsuite``, ``jax.vmap`` over copies and ``lax.scan`` over steps on the CPU, in the native vector
@@ -48,11 +49,12 @@ Chunk = Callable[[], int]
 
 
 # ----------------------------------------------------------------------------------------------- the timing helper
-def timed(chunk: Chunk, seconds: float) -> tuple[float, float]:
+def timed(chunk: Chunk, seconds: float, warmup: bool = True) -> tuple[float, float]:
     """Env-steps per second of calling ``chunk`` (which returns the env-steps it took) for ``seconds`` of wall time,
-    after one untimed warm-up call (first-call allocations and lazy imports are not throughput). Returns
-    ``(steps_per_s, elapsed_s)``."""
-    chunk()
+    after one untimed warm-up call unless ``warmup`` is false (first-call allocations and lazy imports are not
+    throughput). Returns ``(steps_per_s, elapsed_s)``."""
+    if warmup:
+        chunk()
     steps, start = 0, time.perf_counter()
     while True:
         steps += chunk()
@@ -358,23 +360,40 @@ def measure(
                 built.append((case, *case.build()))
             except Exception as err:  # noqa: BLE001  (e.g. the atari extra missing: keep the other rows)
                 skipped[case.key] = f"{type(err).__name__}: {err}"
+        runners = {case.key: chunk for case, chunk, _ in built}
         rates: dict[tuple[str, str, int], list[float]] = {case.key: [] for case in group}
+        ratios: dict[tuple[str, str, int], list[float]] = {case.key: [] for case in group}
         elapsed: dict[tuple[str, str, int], float] = {case.key: 0.0 for case in group}
+        warm: set[tuple[str, str, int]] = set()
+
+        def time_case(key: tuple[str, str, int]) -> float:
+            rate, took = timed(runners[key], seconds, warmup=key not in warm)
+            warm.add(key)
+            rates[key].append(rate)
+            elapsed[key] += took
+            return rate
+
         try:
             for r in range(rounds):
-                shift = r % len(built)
-                for case, chunk, _ in built[shift:] + built[:shift]:
-                    rate, took = timed(chunk, seconds)
-                    rates[case.key].append(rate)
-                    elapsed[case.key] += took
+                # Each case right beside its reference, the reference first in even rounds and second in odd ones,
+                # and the pairs in an order rotated from round to round.
+                pairs = [case for case in group if case.reference in runners and case.key in runners]
+                shift = r % max(1, len(pairs))
+                for case in pairs[shift:] + pairs[:shift]:
+                    first, second = (case.reference, case.key) if r % 2 == 0 else (case.key, case.reference)
+                    a, b = time_case(first), time_case(second)
+                    ours, ref = (b, a) if r % 2 == 0 else (a, b)
+                    ratios[case.key].append(ours / ref)
+                for case in group:  # a reference nobody is paired with (every case skipped) is still measured
+                    if case.key in runners and not rates[case.key]:
+                        time_case(case.key)
         finally:
             for _, _, close in built:
                 close()
         for case in group:
             row = Row(*case.key, rates=rates[case.key], seconds=elapsed[case.key], skipped=skipped.get(case.key))
-            if case.reference is not None and rates[case.key] and rates.get(case.reference):
-                row.reference = case.reference
-                row.ratios = [a / b for a, b in zip(rates[case.key], rates[case.reference])]
+            if ratios[case.key]:
+                row.reference, row.ratios = case.reference, ratios[case.key]
             rows.append(row)
             if progress is not None:
                 progress(row)
