@@ -165,7 +165,10 @@ class Row:
 
 
 def _single(env_id: str, kwargs: dict[str, Any]) -> tuple[Chunk, Callable[[], None]]:
-    env = gym.make(env_id, **kwargs)
+    return _single_env(gym.make(env_id, **kwargs))
+
+
+def _single_env(env: gym.Env) -> tuple[Chunk, Callable[[], None]]:
     env.reset(seed=0)
     actions = [int(a) for a in np.random.default_rng(0).integers(env.action_space.n, size=1024)]
 
@@ -263,17 +266,7 @@ def _peer_single(peer: str) -> tuple[Chunk, Callable[[], None]]:
         import minigrid  # noqa: F401  (registers the ids)
 
         env = gym.make("MiniGrid-MemoryS7-v0")
-    env.reset(seed=0)
-    actions = [int(a) for a in np.random.default_rng(0).integers(env.action_space.n, size=1024)]
-
-    def chunk() -> int:
-        for a in actions:
-            _, _, terminated, truncated, _ = env.step(a)
-            if terminated or truncated:
-                env.reset()
-        return len(actions)
-
-    return chunk, env.close
+    return _single_env(env)
 
 
 PEER_IDS = {"gymnax": "gymnax/MemoryChain-bsuite", "popgym": "popgym/CountRecallEasy",

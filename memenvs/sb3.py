@@ -101,7 +101,7 @@ class GymnasiumVecEnv(VecEnv):
             mask = info.get("_" + key)
             (full if mask is None or bool(np.all(mask)) else partial).append(key)
         if not partial and all(_same_for_every_copy(info[k]) for k in full):
-            return [MappingProxyType({k: _rows(info[k])[0] for k in full})] * n
+            return [MappingProxyType({k: info[k][0] for k in full})] * n
         if not partial:
             columns = {k: np.asarray(info[k]) for k in full}
             return list(map(_InfoRow, zip(repeat(columns, n), range(n))))
