@@ -525,6 +525,8 @@ def _reference_label(row: dict[str, Any]) -> str:
     names = {"single": "`gym.make`", "sync_vector": "`SyncVectorEnv`", "native_vector": "native vector env"}
     if ref["env_id"] == "CartPole-v1" and ref["mode"] == "native_vector":
         return f"Gymnasium's `CartPoleVectorEnv`, {ref['num_envs']:,} copies"
+    if ref["mode"] == "single":
+        return f"`{ref['env_id']}` through `gym.make`"
     return f"`{ref['env_id']}` {names.get(ref['mode'], ref['mode'])}, {ref['num_envs']:,} copies"
 
 
