@@ -865,10 +865,10 @@ def performance_fragment() -> str:
         text.append(
             f"`{train['command']}`: `RecurrentPPO` with sb3-contrib's `MlpLstmPolicy` against the memenvs LSTM "
             "policy, same hyperparameters and seed, only the policy class differs, rounds alternating. Settings: "
-            f"{train.get('settings') or 'see the command'}; torch on the CPU with 1 thread. The speed-up holds at "
-            "these settings: it comes from running whole sequences through the LSTM instead of upstream's "
-            "per-timestep loop in every minibatch, so it is largest with few envs and long episodes, and smaller "
-            "with more envs per rollout (rerun with `--n-envs` to measure your setting).\n\n" +
+            f"{train.get('settings') or 'see the command'}; torch on the CPU with 1 thread. The speed-up (whole "
+            "sequences through the LSTM instead of upstream's per-timestep loop in every minibatch) is measured at "
+            "these settings only; other settings give other ratios, so measure yours by rerunning the command with "
+            "them (e.g. `--n-envs 64`).\n\n" +
             _table(["policy", "training env-steps/s (median)", "per round"],
                    [("sb3-contrib `MlpLstmPolicy`", f"{train['sb3_contrib']:.0f}",
                      ", ".join(f"{x:.0f}" for x in train.get("rounds", {}).get("sb3-contrib MlpLstmPolicy", []))),
