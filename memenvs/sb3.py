@@ -72,13 +72,9 @@ class GymnasiumVecEnv(VecEnv):
             # followed goes to reset_infos), plus the terminal observation and the truncation flag. Only these
             # copies get dicts of their own, which SB3's wrappers may write into (VecMonitor, VecNormalize do).
             idx = np.flatnonzero(done)
-            final_obs = info["final_obs"]
-            last = _rows_of(info.get("final_info", {}), idx)
-            time_limit = (truncated & ~terminated)[idx].tolist()
-            for i, row, limit in zip(idx.tolist(), last, time_limit):
+            last = _final_rows(info.get("final_info", {}), idx, info["final_obs"], (truncated & ~terminated)[idx])
+            for i, row in zip(idx.tolist(), last):
                 self.reset_infos[i] = infos[i]
-                row["terminal_observation"] = final_obs[i]
-                row["TimeLimit.truncated"] = limit
                 infos[i] = row
         return obs, reward.astype(np.float32, copy=False), done, infos
 
@@ -204,18 +200,26 @@ def _same_for_every_copy(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.ndim > 1 and value.strides[0] == 0 and not value.flags.writeable
 
 
-def _rows_of(info: dict[str, Any], idx: np.ndarray) -> list[dict[str, Any]]:
-    """Fresh dicts of the copies ``idx`` from a Gymnasium batched info (keys that a copy's ``_key`` mask leaves out
-    are skipped), with the value types of :func:`_rows`."""
+def _final_rows(
+    info: dict[str, Any], idx: np.ndarray, final_obs: np.ndarray, time_limit: np.ndarray
+) -> list[dict[str, Any]]:
+    """Fresh dicts for the finished copies ``idx``: their entries of the batched info of their last step (keys that a
+    copy's ``_key`` mask leaves out are skipped; value types as :func:`_rows`), their ``terminal_observation`` and
+    ``TimeLimit.truncated``. Built column by column: a finished copy costs one dict, not a loop over its keys."""
+    keys = [k for k in info if not k.startswith("_") and k not in _VECTOR_KEYS]
+    terminal, limits = final_obs[idx].tolist(), time_limit.tolist()
+    if not keys:  # most envs: nothing but SB3's two entries
+        return [{"terminal_observation": o, "TimeLimit.truncated": t} for o, t in zip(terminal, limits)]
     rows: list[dict[str, Any]] = [{} for _ in range(len(idx))]
-    for key, value in info.items():
-        if key.startswith("_") or key in _VECTOR_KEYS:
-            continue
+    for key in keys:
         mask = info.get("_" + key)
-        have = np.ones(len(idx), dtype=bool) if mask is None else np.asarray(mask)[idx]
-        for row, present, entry in zip(rows, have.tolist(), _rows(np.asarray(value)[idx])):
+        have = [True] * len(idx) if mask is None else np.asarray(mask)[idx].tolist()
+        for row, present, entry in zip(rows, have, _rows(np.asarray(info[key])[idx])):
             if present:
                 row[key] = entry
+    for row, o, t in zip(rows, terminal, limits):
+        row["terminal_observation"] = o
+        row["TimeLimit.truncated"] = t
     return rows
 
 
