@@ -10,18 +10,17 @@ single env through ``gym.make``, in Gymnasium's ``SyncVectorEnv``, as its native
 adapter, at 64, 1,024 and 8,192 copies, each row divided by Gymnasium's ``CartPole-v1`` (single, sync vector,
 ``CartPoleVectorEnv`` at the same copies) measured in the same interleaved rounds, with the median and min-max of
 the per-round ratios and the load average. The peers of ``memenvs bench --against`` (gymnax, popgym, minigrid) are
-added where they are installed. Then the training comparison: ``python -m memenvs.baselines.bench --rounds 3``
-(``RecurrentPPO`` with sb3-contrib's ``MlpLstmPolicy`` against the memenvs LSTM policy, alternating rounds), whose
-settings and per-round figures are saved beside its result. The docs build only reads the JSON; it measures nothing.
+added where they are installed. Then the training comparison: ``benchmarks/training_throughput.py`` with the memenvs
+``lstm`` baseline against sb3-contrib's ``RecurrentPPO`` with ``MlpLstmPolicy`` at 8 copies, interleaved rounds,
+whose settings and per-round figures are saved beside its result. The docs build only reads the JSON; it measures
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,37 +29,30 @@ import memenvs
 from memenvs import bench
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "performance.json"
-TRAIN_ARGV = ["--rounds", "3"]
-_ROUND = re.compile(r"round (\d+): (.+?)\s+(\d+) env-steps/s")
+#: The training row: the memenvs ``lstm`` baseline against sb3-contrib's ``MlpLstmPolicy`` at 8 copies (the
+#: training-throughput page has 64 and 256 copies and the other baselines).
+TRAIN_ARGV = ["--baselines", "lstm", "sb3-lstm", "--n-envs", "8", "--rounds", "3"]
 
 
 def training(argv: list[str]) -> dict[str, Any]:
-    """Run the training-throughput benchmark, echoing its output, and keep its settings line and per-round figures
-    (its ``main`` returns only the medians)."""
-    from memenvs.baselines import bench as train_bench
+    """Run ``benchmarks/training_throughput.py`` with ``argv`` and keep its settings, its per-round figures of the
+    two policies at the first ``--n-envs`` and the per-round ratio (both measured in the same interleaved round)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is a folder of scripts, not a package
+    import training_throughput
 
-    buffer = io.StringIO()
-
-    class Tee(io.TextIOBase):
-        def write(self, text: str) -> int:
-            sys.__stdout__.write(text)
-            return buffer.write(text)
-
-    with contextlib.redirect_stdout(Tee()):
-        speeds = train_bench.main(argv)
-    lines = buffer.getvalue().splitlines()
-    rounds: dict[str, list[float]] = {}
-    for match in map(_ROUND.search, lines):
-        if match:
-            rounds.setdefault(match.group(2).strip(), []).append(float(match.group(3)))
-    ours, theirs = rounds.get("memenvs LSTM policy", []), rounds.get("sb3-contrib MlpLstmPolicy", [])
+    result = training_throughput.main(argv)
+    n = min(result["speeds"]["lstm"])
+    ours, theirs = result["speeds"]["lstm"][n], result["speeds"]["sb3-lstm"][n]
+    ratios = [a / b for a, b in zip(ours, theirs)]
     return {
-        "command": "python -m memenvs.baselines.bench " + " ".join(argv),
-        "machine": train_bench.machine_info(),
-        "settings": next((line for line in lines if line.startswith("env ")), ""),
-        "rounds": rounds,
-        "round_ratios": [a / b for a, b in zip(ours, theirs)],
-        **speeds,
+        "command": "python benchmarks/training_throughput.py " + " ".join(argv),
+        "machine": result["machine"],
+        "settings": f"{result['settings']}; n_envs={n}",
+        "rounds": {"sb3-contrib MlpLstmPolicy": theirs, "memenvs LSTM policy": ours},
+        "round_ratios": ratios,
+        "sb3_contrib": statistics.median(theirs),
+        "memenvs": statistics.median(ours),
+        "ratio": statistics.median(ratios),
     }
 
 

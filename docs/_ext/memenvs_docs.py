@@ -863,16 +863,18 @@ def performance_fragment() -> str:
         ratio = (f"**{train['ratio']:.1f}x** (per round {min(spread):.1f}–{max(spread):.1f}x)" if spread
                  else f"**{train['ratio']:.1f}x**")
         text.append(
-            f"`{train['command']}`: `RecurrentPPO` with sb3-contrib's `MlpLstmPolicy` against the memenvs LSTM "
-            "policy, same hyperparameters and seed, only the policy class differs, rounds alternating. Settings: "
+            f"`{train['command']}`: the memenvs `lstm` baseline (`make_model(\"lstm\", ...)`) against sb3-contrib's "
+            "`RecurrentPPO` with `MlpLstmPolicy`, same PPO settings, recurrent width and seed, interleaved rounds. "
+            "Settings: "
             f"{train.get('settings') or 'see the command'}; torch on the CPU with 1 thread. The speed-up (whole "
             "sequences through the LSTM instead of upstream's per-timestep loop in every minibatch) is measured at "
-            "these settings only; other settings give other ratios, so measure yours by rerunning the command with "
-            "them (e.g. `--n-envs 64`).\n\n" +
+            "these settings only; other settings give other ratios ([training throughput]"
+            "(/results/training_throughput.md) has 64 and 256 copies), so measure yours by rerunning the command "
+            "with them.\n\n" +
             _table(["policy", "training env-steps/s (median)", "per round"],
                    [("sb3-contrib `MlpLstmPolicy`", f"{train['sb3_contrib']:.0f}",
                      ", ".join(f"{x:.0f}" for x in train.get("rounds", {}).get("sb3-contrib MlpLstmPolicy", []))),
-                    ("memenvs `MemoryActorCriticPolicy(core=\"lstm\")`", f"{train['memenvs']:.0f}",
+                    ("memenvs `lstm` baseline", f"{train['memenvs']:.0f}",
                      ", ".join(f"{x:.0f}" for x in train.get("rounds", {}).get("memenvs LSTM policy", []))),
                     ("**ratio**", ratio, "")]) +
             f"\n{train['machine']}.\n")
