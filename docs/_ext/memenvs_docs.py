@@ -790,10 +790,10 @@ def performance_fragment() -> str:
 
     def label(env_id: str) -> str:
         if env_id == ref_id:
-            return f"`{env_id}` (Gymnasium, the reference)"
+            return f"{env_id} (ref)"
         if env_id in ours:  # without its namespace, which keeps the tables inside the page's column
             return f"[{env_id.split('/')[-1]}](/{ENV_DIR}/{page_name(env_id)}.md)"
-        return f"`{env_id}` (peer)"
+        return env_id  # a peer: its package's namespace stays
 
     def cells(env_id: str, mode: str, n: int) -> tuple[str, str]:
         r = rows_by.get((env_id, mode, n))
@@ -812,41 +812,36 @@ def performance_fragment() -> str:
         "their min–max shows how far the load moved them.\n",
         f"Env-steps per second, median over {s['rounds']} interleaved rounds of {s['seconds']} s of uniform random "
         "actions per case (pregenerated; episodes reset as they end). Ratio: median [min–max] over the rounds of "
-        "the case divided by its reference in the same round. Env names without a namespace are the `memenvs/` "
-        "ids.\n",
+        "the case divided by its reference in the same round (ref: the reference itself). Env names without a "
+        "namespace are the `memenvs/` ids; the others are peers.\n",
         "### Single env and Gymnasium's sync vector env\n",
         f"Reference: Gymnasium's `{ref_id}` through `gym.make`, and its `SyncVectorEnv` of {s['sync_envs']} copies.\n",
-        _table(["env", "single", "vs CartPole-v1", f"`SyncVectorEnv` ({s['sync_envs']})", "vs CartPole's"],
+        _table(["env", "single", "÷ CartPole-v1", f"sync ({s['sync_envs']})", "÷ CartPole's"],
                [(label(e), *cells(e, "single", 1), *cells(e, "sync_vector", s["sync_envs"]))
                 for e in [ref_id, *ours, *peers] if (e, "single", 1) in rows_by or
                 (e, "sync_vector", s["sync_envs"]) in rows_by]),
         "### Native vector env, by number of copies\n",
-        "Reference: Gymnasium's `CartPoleVectorEnv` at the same number of copies. Scaling: the median at "
-        f"{max(s['num_envs']):,} copies over the median at 1,024.\n",
+        "Ratio to Gymnasium's `CartPoleVectorEnv` at the same number of copies; scaling: the median env-steps/s at "
+        f"{max(s['num_envs']):,} copies over that at 1,024. The env-steps/s themselves follow the ratios.\n",
     ]
-    heads = ["env"]
-    for n in s["num_envs"]:
-        heads += [f"{n:,} copies", "vs CartPoleVectorEnv"]
+    envs_native = [e for e in [ref_id, *ours, *peers] if any((e, "native_vector", n) in rows_by for n in s["num_envs"])]
     native_rows = []
-    for e in [ref_id, *ours, *peers]:
-        if not any((e, "native_vector", n) in rows_by for n in s["num_envs"]):
-            continue
-        row: list[str] = [label(e)]
-        for n in s["num_envs"]:
-            row += cells(e, "native_vector", n)
+    for e in envs_native:
         big, mid = rows_by.get((e, "native_vector", max(s["num_envs"]))), rows_by.get((e, "native_vector", 1024))
-        row.append(f"{big['env_steps_per_s'] / mid['env_steps_per_s']:.2f}x"
-                   if _measured(big) and _measured(mid) else "–")
-        native_rows.append(row)
-    text.append(_table(heads + ["scaling"], native_rows))
+        native_rows.append([label(e), *(cells(e, "native_vector", n)[1] for n in s["num_envs"]),
+                            f"{big['env_steps_per_s'] / mid['env_steps_per_s']:.2f}x"
+                            if _measured(big) and _measured(mid) else "–"])
+    text.append(_table(["env", *(f"{n:,} copies" for n in s["num_envs"]), "scaling"], native_rows))
+    text.append(_table(["env-steps/s", *(f"{n:,} copies" for n in s["num_envs"])],
+                       [[label(e), *(cells(e, "native_vector", n)[0] for n in s["num_envs"])] for e in envs_native]))
     text.append("### SB3 adapter\n")
-    text.append("`memenvs.sb3.make_vec_env` (SAME_STEP autoreset and SB3's list of per-copy infos), divided by the "
-                "same id's native vector env at the same copies (ids without one: by their `SyncVectorEnv` row).\n")
-    sb3_heads = ["env"] + [h for n in s["num_envs"] for h in (f"{n:,} copies", "vs native")]
+    text.append("`memenvs.sb3.make_vec_env` (SAME_STEP autoreset and SB3's list of per-copy infos): ratio to the "
+                "same id's native vector env at the same copies (ids without one: to their `SyncVectorEnv` row).\n")
+    sb3_heads = ["env"] + [f"{n:,} copies" for n in s["num_envs"]]
     sb3_rows = []
     for e in ours:
         if any((e, "sb3_adapter", n) in rows_by for n in s["num_envs"]):
-            sb3_rows.append([label(e)] + [c for n in s["num_envs"] for c in cells(e, "sb3_adapter", n)])
+            sb3_rows.append([label(e)] + [cells(e, "sb3_adapter", n)[1] for n in s["num_envs"]])
     text.append(_table(sb3_heads, sb3_rows))
     sync_sb3 = [(label(e), *cells(e, "sb3_adapter", s["sync_envs"])) for e in ours
                 if (e, "sb3_adapter", s["sync_envs"]) in rows_by and not any(
