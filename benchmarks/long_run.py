@@ -36,23 +36,12 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
 import memenvs  # noqa: E402, F401  (registers the ids)
+from memenvs import bench  # noqa: E402
 from memenvs.envs.rendering import Renderer  # noqa: E402
 from memenvs.registration import ENVS  # noqa: E402
 
 MIB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def machine_info() -> dict[str, str]:
-    """The CPU and versions (without importing SB3, whose torch import would inflate the memory figures)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "os": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "gymnasium": gym.__version__, "memenvs": memenvs.__version__}
 
 
 def rss_mib() -> float:
@@ -78,21 +67,20 @@ def vector_run(env_id: str, num_envs: int, steps: int, warmup: int) -> dict[str,
         envs.step(actions[i % 64])
     gc.collect()
     start = rss_mib()
-    batches = max(1, steps // num_envs)
-    episodes = 0
-    t0 = time.perf_counter()
-    for i in range(batches):
-        _, _, term, trunc, _ = envs.step(actions[i % 64])
-        if i % 64 == 0:  # sampled: counting every step would cost as much as a small env's step
-            episodes += int(np.count_nonzero(term | trunc))
-    elapsed = time.perf_counter() - t0
+
+    def chunk() -> int:
+        for a in actions:
+            envs.step(a)
+        return len(actions) * num_envs
+
+    rate, elapsed = bench.timed_steps(chunk, steps)
     gc.collect()
     end = rss_mib()
     envs.close()
     return {
-        "env_steps": batches * num_envs,
+        "env_steps": round(rate * elapsed),
         "seconds": elapsed,
-        "steps_per_s": batches * num_envs / elapsed,
+        "steps_per_s": rate,
         "rss_start_mib": start,
         "rss_end_mib": end,
         "growth_mib": end - start,
@@ -172,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
 
     emit("## Machine")
     emit()
-    for key, value in machine_info().items():
+    for key, value in {**bench.machine_info(), "os": platform.platform()}.items():
         emit(f"- {key}: {value}")
+    emit(f"- load average before: {' '.join(map(str, bench.load_average()))}")
     import pygame
 
     emit(f"- pygame-ce: {pygame.version.ver} (SDL {'.'.join(map(str, pygame.get_sdl_version()))}), "

@@ -203,25 +203,33 @@ def cmd_bench(args: argparse.Namespace) -> None:
     kwargs = parse_kwargs(args.kwarg)
     if args.seconds <= 0:
         raise CLIError(f"--seconds must be > 0, got {args.seconds}")
+    if args.rounds < 3:
+        raise CLIError(f"--rounds must be >= 3 (the spread needs rounds), got {args.rounds}")
     if any(n < 1 for n in args.num_envs):
         raise CLIError(f"--num-envs must be >= 1, got {args.num_envs}")
-    info = bench.machine_info()
-    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-    print(f"{'env':32s} {'mode':14s} {'num_envs':>8s} {'env-steps/s':>14s}")
+    missing = [p for p in args.against if not bench.peer_available(p)]
+    if missing:
+        print(f"not installed, skipped: {', '.join(missing)} (optional peers; pip install them to compare)")
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in bench.machine_info().items()))
+    print(f"load average before: {' '.join(map(str, bench.load_average()))}")
+    print(f"{args.rounds} interleaved rounds of {args.seconds} s per case; ratios are per round, to the reference "
+          "measured in the same round")
+    print(bench.HEADER)
 
-    def show(m: "bench.Measurement") -> None:
-        print(f"{m.env_id:32s} {m.mode:14s} {m.num_envs:8d} {m.env_steps_per_s:14,.0f}", flush=True)
+    def show(row: "bench.Row") -> None:
+        print(bench.format_row(row), flush=True)
 
     try:
-        results = bench.run(
-            env_ids, args.num_envs, seconds=args.seconds, sync_envs=args.sync_envs, sb3=not args.no_sb3,
-            kwargs=kwargs, progress=show,
+        report = bench.run(
+            env_ids, args.num_envs, seconds=args.seconds, rounds=args.rounds, sync_envs=args.sync_envs,
+            sb3=not args.no_sb3, against=args.against, kwargs=kwargs, progress=show,
         )
     except ValueError as err:
         raise CLIError(str(err)) from err
+    print(f"load average after: {' '.join(map(str, report['load_average']['after']))}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "kwargs": kwargs, "results": [m.as_dict() for m in results]}, f, indent=2)
+            json.dump({"command": "memenvs " + " ".join(sys.argv[1:]), **report}, f, indent=2)
         print(f"saved {args.json}")
 
 
@@ -339,14 +347,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or table (files are still written)")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("bench", help="measure env-steps/s: single env, sync vector, native vector, SB3 adapter")
+    p = sub.add_parser(
+        "bench", help="measure env-steps/s as ratios to Gymnasium's CartPole in the same run: single env, sync "
+        "vector, native vector, SB3 adapter",
+        description="Every row is divided by a reference measured in the same interleaved rounds (CartPole-v1, its "
+        "SyncVectorEnv, CartPoleVectorEnv at the same copies; the SB3 adapter by the id's native vector env) and "
+        "shows the median ratio with its min-max over rounds, beside the load average.")
     p.add_argument(
         "env_ids", nargs="*", metavar="ID", help="ids to measure (default: every id with a native vector env)"
     )
-    p.add_argument("--num-envs", type=int, nargs="+", default=[1024], help="native vector sizes (default 1024)")
+    p.add_argument("--num-envs", type=int, nargs="+", default=[64, 1024, 8192],
+                   help="copies of the native vector env and SB3 adapter (default 64 1024 8192)")
     p.add_argument("--sync-envs", type=int, default=16, help="copies in Gymnasium's SyncVectorEnv (default 16)")
-    p.add_argument("--seconds", type=float, default=2.0, help="wall time per measurement (default 2)")
+    p.add_argument("--seconds", type=float, default=0.5, help="wall time per case and round (default 0.5)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3, at least 3)")
     p.add_argument("--no-sb3", action="store_true", help="skip the SB3 adapter")
+    p.add_argument("--against", nargs="+", default=[], choices=["gymnax", "popgym", "minigrid"],
+                   help="also measure these peer libraries where installed: gymnax MemoryChain (JAX vmap + scan) "
+                   "beside the native vector envs, popgym CountRecallEasy and minigrid MemoryS7 beside the single envs")
     p.add_argument("--json", metavar="FILE", help="also save the results and machine info as JSON")
     p.add_argument("--kwarg", "-k", action="append", metavar="KEY=VALUE", help=kwarg_help)
     p.set_defaults(func=cmd_bench)

@@ -60,6 +60,7 @@ def test_render_mp4(tmp_path):
         (["bench", "memenvs/TMaze-v0", "--seconds", "0"], "--seconds"),
         (["compare", "--ray-runtime-env", "{bad"], "--ray-runtime-env must be a JSON object"),
         (["compare", "--ray-runtime-env", "[1]"], "--ray-runtime-env must be a JSON object"),
+        (["bench", "memenvs/TMaze-v0", "--rounds", "2"], "--rounds"),
     ],
 )
 def test_errors_are_clear(argv, message, capsys, tmp_path, monkeypatch):
@@ -82,12 +83,22 @@ def test_bench_tiny_budget(tmp_path, capsys):
     assert main(["bench", "memenvs/TMaze-v0", "--seconds", "0.02", "--num-envs", "4", "64",
                  "--sync-envs", "2", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "machine: cpu" in text and "numpy" in text and "gymnasium" in text
+    assert "machine: cpu" in text and "numpy" in text and "gymnasium" in text and "load average" in text
     data = json.loads(out.read_text())
-    modes = [(r["mode"], r["num_envs"]) for r in data["results"]]
-    assert ("single", 1) in modes and ("sync_vector", 2) in modes
-    assert ("native_vector", 4) in modes and ("native_vector", 64) in modes
+    rows = {(r["env_id"], r["mode"], r["num_envs"]): r for r in data["results"]}
+    for mode, n in [("single", 1), ("sync_vector", 2), ("native_vector", 4), ("native_vector", 64)]:
+        ours, ref = rows[("memenvs/TMaze-v0", mode, n)], rows[("CartPole-v1", mode, n)]
+        # every row is divided by CartPole in the same rounds, and says so
+        assert ours["reference"] == {"env_id": "CartPole-v1", "mode": mode, "num_envs": n}
+        assert len(ours["ratio"]["rounds"]) == 3 and len(ours["rates"]) >= 3 and len(ref["rates"]) >= 3
+        # each round's ratio is one measurement of the row over one of the reference (the one beside it)
+        for ratio in ours["ratio"]["rounds"]:
+            assert any(ratio == pytest.approx(a / b) for a in ours["rates"] for b in ref["rates"])
+        assert ours["ratio"]["min"] <= ours["ratio"]["median"] <= ours["ratio"]["max"]
+    # the SB3 adapter is divided by the same id's native vector env
+    assert rows[("memenvs/TMaze-v0", "sb3_adapter", 64)]["reference"]["mode"] == "native_vector"
     assert all(r["env_steps_per_s"] > 0 for r in data["results"])
+    assert "CartPole-v1 native_vector 64" in text  # the reference is printed beside the row
 
 
 def test_parse_kwargs():

@@ -83,3 +83,38 @@ def test_finished_copy_reports_its_last_step_info():
         assert info["trial_end"] and info["trial"] == 100  # the 100th trial just ended
         assert "terminal_observation" in info
     assert all(not r["trial_end"] for r in venv.reset_infos)
+
+
+def test_per_copy_info_is_the_batched_info_and_read_only():
+    # TwoStep's per-step info differs between copies: each copy's row reads its own entries of the batched arrays.
+    from gymnasium.vector import AutoresetMode
+
+    venv = make_vec_env("memenvs/TwoStep-v0", n_envs=3, seed=0, monitor=False)
+    native = gym.make_vec("memenvs/TwoStep-v0", num_envs=3, autoreset_mode=AutoresetMode.SAME_STEP)
+    venv.reset()
+    native.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for _ in range(7):
+        actions = rng.integers(2, size=3)
+        _, _, _, infos = venv.step(actions)
+        info = native.step(actions)[4]
+        for i in range(3):
+            assert dict(infos[i]) == {k: v[i].item() for k, v in info.items() if not k.startswith("_")}
+            assert infos[i].get("episode") is None and "trial" in infos[i] and len(infos[i]) == 8
+    with pytest.raises(TypeError):
+        infos[0]["trial"] = 5  # a row of the step's arrays: writing into it would corrupt them
+    row = infos[0].copy()
+    row["trial"] = 5  # a copy is a plain dict
+
+
+def test_identical_info_is_one_read_only_mapping():
+    # Warehouse's d-set is the same for every copy: the copies share one row, which nobody can write into.
+    venv = make_vec_env("memenvs/Warehouse-v0", n_envs=4, seed=0, monitor=False)
+    venv.reset()
+    _, _, _, infos = venv.step(np.zeros(4, dtype=np.int64))
+    expected = gym.make("memenvs/Warehouse-v0").unwrapped.core.dset
+    for info in infos:
+        np.testing.assert_array_equal(info["dset"], expected)
+    with pytest.raises(TypeError):
+        infos[1]["dset"] = None
+    assert not infos[1]["dset"].flags.writeable

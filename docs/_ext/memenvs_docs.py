@@ -502,31 +502,56 @@ MODES = (("single", "single env (`gym.make`)"), ("sync_vector", "Gymnasium `Sync
          ("native_vector", "native vector env"), ("sb3_adapter", "SB3 `VecEnv` adapter"))
 
 
-def _rows_by(perf: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["env_id"], r["mode"]): r for r in perf["results"]}
+def _rows_by(perf: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    return {(r["env_id"], r["mode"], r["num_envs"]): r for r in perf["results"]}
+
+
+def _measured(row: dict[str, Any] | None) -> bool:
+    return row is not None and "skipped" not in row
+
+
+def _ratio(row: dict[str, Any] | None) -> str:
+    """``median x [min-max]`` of the per-round ratios to the row's reference, or – ."""
+    if not _measured(row) or "ratio" not in row:
+        return "–"
+    r = row["ratio"]
+    return f"{r['median']:.2f}x [{r['min']:.2f}–{r['max']:.2f}]"
+
+
+def _reference_label(row: dict[str, Any]) -> str:
+    ref = row.get("reference")
+    if not ref:
+        return ""
+    names = {"single": "`gym.make`", "sync_vector": "`SyncVectorEnv`", "native_vector": "native vector env"}
+    if ref["env_id"] == "CartPole-v1" and ref["mode"] == "native_vector":
+        return f"Gymnasium's `CartPoleVectorEnv`, {ref['num_envs']:,} copies"
+    if ref["mode"] == "single":
+        return f"`{ref['env_id']}` through `gym.make`"
+    return f"`{ref['env_id']}` {names.get(ref['mode'], ref['mode'])}, {ref['num_envs']:,} copies"
+
+
+def _measured_by(perf: dict[str, Any]) -> str:
+    s, machine = perf["settings"], perf["machine"]
+    load = perf.get("load_average", {}).get("before", [])
+    return (f"Measured by `{perf['command']}` on {machine.get('cpu')} ({machine.get('cores')} cores, one used), "
+            f"{perf['started']}, {s['rounds']} interleaved rounds of {s['seconds']} s, load average "
+            f"{' '.join(f'{x:.2f}' for x in load)} at the start (a shared machine); see "
+            "[Performance](/performance.md).\n")
 
 
 def _throughput_section(env_id: str) -> str:
     perf = performance()
     if perf is None:
         return f"No committed measurement (`{PERFORMANCE_JSON}` is missing).\n"
-    rows_by = _rows_by(perf)
-    ref = rows_by.get((perf["reference_id"], "native_vector"))
     rows = []
-    for mode, label in MODES:
-        r = rows_by.get((env_id, mode))
-        if r is None or "skipped" in r:
-            continue
-        ratio = ""
-        if ref is not None and mode == "native_vector":
-            ratio = f"{r['env_steps_per_s'] / ref['env_steps_per_s']:.1f}x CartPole's"
-        rows.append((label, r["num_envs"], _rate(r["env_steps_per_s"]), ratio))
+    for r in perf["results"]:
+        if r["env_id"] == env_id and _measured(r):
+            label = dict(MODES).get(r["mode"], r["mode"])
+            rows.append((label, f"{r['num_envs']:,}", _rate(r["env_steps_per_s"]), _ratio(r), _reference_label(r)))
     if not rows:
         return (f"Not measured in the committed run (`{PERFORMANCE_JSON}`); run `{perf['command']}` to add it.\n")
-    machine = perf["machine"]
-    return (_table(["mode", "copies", "env-steps/s", "vs Gymnasium's CartPoleVectorEnv (same run)"], rows) +
-            f"\nMeasured by `{perf['command']}` on {machine.get('cpu')} ({machine.get('cores')} cores, one used), "
-            f"{perf['started']}; see [Performance](/performance.md).\n")
+    return (_table(["mode", "copies", "env-steps/s (median)", "ratio, median [min–max] over rounds",
+                    "reference (same rounds)"], rows) + "\n" + _measured_by(perf))
 
 
 def env_page(entry: Any, targets: dict[str, str], first_with_page: dict[str, str]) -> str:
@@ -718,12 +743,12 @@ def env_table() -> str:
             opt, mem, _ = _returns(entry.id, {})
         except Exception:  # noqa: BLE001
             opt = mem = "n/a"
-        native = rows_by.get((entry.id, "native_vector"))
-        single = rows_by.get((entry.id, "single"))
+        native = rows_by.get((entry.id, "native_vector", 1024))
+        single = rows_by.get((entry.id, "single", 1))
         rows.append((f"[{entry.id.split('/')[-1]}](/{ENV_DIR}/{page_name(entry.id)}.md)", entry.summary,
                      _short(opt), _short(mem),
-                     _rate(native["env_steps_per_s"]) if native and "skipped" not in native else "–",
-                     _rate(single["env_steps_per_s"]) if single and "skipped" not in single else "–"))
+                     _rate(native["env_steps_per_s"]) if _measured(native) else "–",
+                     _rate(single["env_steps_per_s"]) if _measured(single) else "–"))
     return _table(["env", "what it asks", "optimal return", "best memoryless", "vector steps/s", "single steps/s"],
                   rows) + ("\nReturns of the default configuration; – : no closed form (the env page gives Monte-Carlo "
                            "figures) or not offered. Steps/s: native vector env at 1,024 copies and single env, from "
@@ -755,54 +780,98 @@ def env_index(entries: list[Any], extra: list[str] = ()) -> str:
 def performance_fragment() -> str:
     perf = performance()
     if perf is None:
-        return f"No committed measurement: run `python docs/_scripts/perf.py` to write `{PERFORMANCE_JSON}`.\n"
+        return (f"No committed measurement: run `python benchmarks/performance_page.py` to write "
+                f"`{PERFORMANCE_JSON}`.\n")
     rows_by = _rows_by(perf)
-    ref_id = perf["reference_id"]
-    ref = {mode: rows_by.get((ref_id, mode)) for mode, _ in MODES}
-    ids = [perf["reference_id"]] + [e.id for e in _entries()]
-    rows = []
-    for env_id in ids:
-        cells = []
-        for mode, _ in MODES:
-            r = rows_by.get((env_id, mode))
-            cells.append(_rate(r["env_steps_per_s"]) if r and "skipped" not in r else "–")
-        native, ref_native = rows_by.get((env_id, "native_vector")), ref["native_vector"]
-        ratio = (f"{native['env_steps_per_s'] / ref_native['env_steps_per_s']:.2g}x"
-                 if native and ref_native and "skipped" not in native else "–")
-        single, ref_single = rows_by.get((env_id, "single")), ref["single"]
-        ratio_single = (f"{single['env_steps_per_s'] / ref_single['env_steps_per_s']:.2g}x"
-                        if single and ref_single and "skipped" not in single else "–")
-        # The id without its namespace keeps the table inside the page's column; the link names the page.
-        label = f"{env_id} (reference)" if env_id == ref_id else \
-            f"[{env_id.split('/')[-1]}](/{ENV_DIR}/{page_name(env_id)}.md)"
-        rows.append((label, *cells, ratio_single, ratio))
     s = perf["settings"]
+    ref_id = perf["reference_id"]
+    ours = [e.id for e in _entries()]
+    peers = sorted({r["env_id"] for r in perf["results"]} - set(ours) - {ref_id})
+
+    def label(env_id: str) -> str:
+        if env_id == ref_id:
+            return f"{env_id} (ref)"
+        if env_id in ours:  # without its namespace, which keeps the tables inside the page's column
+            return f"[{env_id.split('/')[-1]}](/{ENV_DIR}/{page_name(env_id)}.md)"
+        return env_id  # a peer: its package's namespace stays
+
+    def cells(env_id: str, mode: str, n: int) -> tuple[str, str]:
+        r = rows_by.get((env_id, mode, n))
+        if not _measured(r):
+            return "–", "–"
+        return _rate(r["env_steps_per_s"]), ("reference" if "reference" not in r else _ratio(r))
+
     machine = ", ".join(f"{k} {v}" for k, v in perf["machine"].items())
     load = perf.get("load_average", {})
+    loads = "; ".join(f"{when.replace('_', ' ')}: {' '.join(f'{x:.2f}' for x in values)}"
+                      for when, values in load.items())
     text = [
-        f"Command: `{perf['command']}` (started {perf['started']}). Machine: {machine}. "
-        f"Load average before / after the env rows: {', '.join(f'{x:.2f}' for x in load.get('before', []))} / "
-        f"{', '.join(f'{x:.2f}' for x in load.get('after_envs', []))}.\n",
-        f"Env-steps per second, {s['seconds']} s of uniform random actions per figure; native vector and SB3 adapter "
-        f"at {s['num_envs']} copies (the SB3 adapter of an id without a native vector env runs "
-        f"{s['sync_envs']} Gymnasium copies), `SyncVectorEnv` at {s['sync_envs']} copies. The ratios (÷ ref) divide "
-        f"by Gymnasium's own `{ref_id}` measured in the same run: the single env by `{ref_id}`, the native vector "
-        f"env by its `CartPoleVectorEnv`. Env names are the `memenvs/` ids.\n",
-        _table(["env", "single", "sync", "native", "SB3", "single ÷ ref", "native ÷ ref"], rows),
+        f"Command: `{perf['command']}` (started {perf['started']}). Machine: {machine}. Load average (1, 5, 15 "
+        f"min) {loads}. This run was made on a machine shared with other processes, so the absolute figures move "
+        "with their load; the ratios, each to a reference measured in the same round, are what to compare, and "
+        "their min–max shows how far the load moved them.\n",
+        f"Env-steps per second, median over {s['rounds']} interleaved rounds of {s['seconds']} s of uniform random "
+        "actions per case (pregenerated; episodes reset as they end). Ratio: median [min–max] over the rounds of "
+        "the case divided by its reference in the same round (ref: the reference itself). Env names without a "
+        "namespace are the `memenvs/` ids; the others are peers.\n",
+        "### Single env and Gymnasium's sync vector env\n",
+        f"Reference: Gymnasium's `{ref_id}` through `gym.make`, and its `SyncVectorEnv` of {s['sync_envs']} copies.\n",
+        _table(["env", "single", "÷ CartPole-v1", f"sync ({s['sync_envs']})", "÷ CartPole's"],
+               [(label(e), *cells(e, "single", 1), *cells(e, "sync_vector", s["sync_envs"]))
+                for e in [ref_id, *ours, *peers] if (e, "single", 1) in rows_by or
+                (e, "sync_vector", s["sync_envs"]) in rows_by]),
+        "### Native vector env, by number of copies\n",
+        "Ratio to Gymnasium's `CartPoleVectorEnv` at the same number of copies; scaling: the median env-steps/s at "
+        f"{max(s['num_envs']):,} copies over that at 1,024. The env-steps/s themselves follow the ratios.\n",
     ]
+    envs_native = [e for e in [ref_id, *ours, *peers] if any((e, "native_vector", n) in rows_by for n in s["num_envs"])]
+    native_rows = []
+    for e in envs_native:
+        big, mid = rows_by.get((e, "native_vector", max(s["num_envs"]))), rows_by.get((e, "native_vector", 1024))
+        native_rows.append([label(e), *(cells(e, "native_vector", n)[1] for n in s["num_envs"]),
+                            f"{big['env_steps_per_s'] / mid['env_steps_per_s']:.2f}x"
+                            if _measured(big) and _measured(mid) else "–"])
+    text.append(_table(["env", *(f"{n:,} copies" for n in s["num_envs"]), "scaling"], native_rows))
+    text.append(_table(["env-steps/s", *(f"{n:,} copies" for n in s["num_envs"])],
+                       [[label(e), *(cells(e, "native_vector", n)[0] for n in s["num_envs"])] for e in envs_native]))
+    text.append("### SB3 adapter\n")
+    text.append("`memenvs.sb3.make_vec_env` (SAME_STEP autoreset and SB3's list of per-copy infos): ratio to the "
+                "same id's native vector env at the same copies (ids without one: to their `SyncVectorEnv` row).\n")
+    sb3_heads = ["env"] + [f"{n:,} copies" for n in s["num_envs"]]
+    sb3_rows = []
+    for e in ours:
+        if any((e, "sb3_adapter", n) in rows_by for n in s["num_envs"]):
+            sb3_rows.append([label(e)] + [cells(e, "sb3_adapter", n)[1] for n in s["num_envs"]])
+    text.append(_table(sb3_heads, sb3_rows))
+    sync_sb3 = [(label(e), *cells(e, "sb3_adapter", s["sync_envs"])) for e in ours
+                if (e, "sb3_adapter", s["sync_envs"]) in rows_by and not any(
+                    (e, "sb3_adapter", n) in rows_by for n in s["num_envs"])]
+    if sync_sb3:
+        text.append(_table(["env", f"{s['sync_envs']} copies (sync)", "vs its `SyncVectorEnv`"], sync_sb3))
     skipped = [r for r in perf["results"] if "skipped" in r]
     if skipped:
         text.append("Skipped: " + "; ".join(f"`{r['env_id']}` {r['mode']} ({r['skipped']})" for r in skipped) + "\n")
-    train = perf.get("training")
     text.append("### Training speed of the recurrent baseline\n")
+    train = perf.get("training")
     if train:
+        spread = train.get("round_ratios") or []
+        ratio = (f"**{train['ratio']:.1f}x** (per round {min(spread):.1f}–{max(spread):.1f}x)" if spread
+                 else f"**{train['ratio']:.1f}x**")
         text.append(
-            f"`{train['command']}`: `RecurrentPPO` on the passive T-maze of length 100, same settings and seed, only "
-            "the policy class differs (medians of alternating rounds).\n\n" +
-            _table(["policy", "training env-steps/s"],
-                   [("sb3-contrib `MlpLstmPolicy`", f"{train['sb3_contrib']:.0f}"),
-                    ("memenvs `MemoryActorCriticPolicy(core=\"lstm\")`", f"{train['memenvs']:.0f}"),
-                    ("**ratio**", f"**{train['ratio']:.1f}x**")]) +
+            f"`{train['command']}`: the memenvs `lstm` baseline (`make_model(\"lstm\", ...)`) against sb3-contrib's "
+            "`RecurrentPPO` with `MlpLstmPolicy`, same PPO settings, recurrent width and seed, interleaved rounds. "
+            "Settings: "
+            f"{train.get('settings') or 'see the command'}; torch on the CPU with 1 thread. The speed-up (whole "
+            "sequences through the LSTM instead of upstream's per-timestep loop in every minibatch) is measured at "
+            "these settings only; other settings give other ratios ([training throughput]"
+            "(/results/training_throughput.md) has 64 and 256 copies), so measure yours by rerunning the command "
+            "with them.\n\n" +
+            _table(["policy", "training env-steps/s (median)", "per round"],
+                   [("sb3-contrib `MlpLstmPolicy`", f"{train['sb3_contrib']:.0f}",
+                     ", ".join(f"{x:.0f}" for x in train.get("rounds", {}).get("sb3-contrib MlpLstmPolicy", []))),
+                    ("memenvs `lstm` baseline", f"{train['memenvs']:.0f}",
+                     ", ".join(f"{x:.0f}" for x in train.get("rounds", {}).get("memenvs LSTM policy", []))),
+                    ("**ratio**", ratio, "")]) +
             f"\n{train['machine']}.\n")
     else:
         text.append("Not in the committed run (it was made with `--no-train`).\n")
