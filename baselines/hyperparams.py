@@ -43,6 +43,15 @@ TMAZE_LOGIT_RADIUS = 4.0
 # PPO settings shared by every baseline unless a family says otherwise (SB3's PPO defaults with shorter rollouts).
 _PPO = {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.01}
 
+# Recurrent DQN settings shared by every off-policy memory baseline unless a family says otherwise: R2D2-style
+# windows of 64 steps started anywhere from the stored state, 16 of them burn-in (Kapturowski et al. 2019 use 80 and
+# 40), 3-step double-Q returns, soft target updates, each stored step replayed 32 times on average.
+_DQN = {
+    "learning_rate": 1e-3, "buffer_size": 100_000, "learning_starts": 5_000, "batch_size": 32, "sequence_length": 64,
+    "align": "any", "burn_in": 16, "n_step": 3, "gamma": 0.99, "train_freq": 1, "replay_ratio": 32.0, "tau": 0.005,
+    "target_update_interval": 1, "exploration_fraction": 0.2, "exploration_final_eps": 0.01,
+}
+
 BASELINES: dict[str, Baseline] = {
     b.name: b
     for b in (
@@ -69,6 +78,25 @@ BASELINES: dict[str, Baseline] = {
             {"core": "iam", "lstm_hidden_size": 64, "net_arch": [],
              "core_kwargs": {"dset": "manual", "fnn_arch": [256, 128], "rnn": "lstm"}},
             dict(_PPO),
+        ),
+        Baseline(
+            "lstm_dqn", "LSTM core, recurrent DQN on replayed sequences (off-policy, epsilon-greedy)", "RecurrentDQN",
+            "recurrent_q", {"core": "lstm", "lstm_hidden_size": 64, "net_arch": [], "forget_bias": 1.0}, dict(_DQN),
+        ),
+        Baseline(
+            "gru_dqn", "GRU core, recurrent DQN on replayed sequences (off-policy, epsilon-greedy)", "RecurrentDQN",
+            "recurrent_q", {"core": "gru", "lstm_hidden_size": 64, "net_arch": [], "forget_bias": 1.0}, dict(_DQN),
+        ),
+        Baseline(
+            "iam_dqn", "influence-aware memory core, recurrent DQN on replayed sequences", "RecurrentDQN",
+            "recurrent_q",
+            {"core": "iam", "lstm_hidden_size": 64, "net_arch": [], "forget_bias": 1.0,
+             "core_kwargs": {"dset": "manual", "fnn_arch": [256, 128], "rnn": "lstm"}},
+            dict(_DQN),
+        ),
+        Baseline(
+            "mlp_dqn", "memoryless Q-network, the same DQN (calibration: it must reach the memoryless bound)",
+            "RecurrentDQN", "recurrent_q", {"core": "none", "net_arch": [64, 64]}, dict(_DQN),
         ),
         Baseline(
             "meta_lstm", "meta-RL LSTM 48 fed the previous action, reward and timestep (recurrent A2C; Wang 2018)",
@@ -112,6 +140,11 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("fast_slow", "tmaze"): {"algo_kwargs": {"ent_coef": 0.05}},
     ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},
                                   "algo_kwargs": {"ent_coef": 0.05}},
+    # Recurrent DQN on the T-maze: each replayed window is one whole episode from its start (the cue and the
+    # junction always share a window), 1-step targets.
+    ("*RecurrentDQN", "tmaze"): {"algo_kwargs": {"sequence_length": "episode", "align": "episode", "burn_in": 0,
+                                                 "n_step": 1, "learning_starts": 2_000}},
+    ("iam_dqn", "tmaze"): {"policy_kwargs": {"core_kwargs": {"fnn_arch": [32]}}},
     # The family rows above are PPO's: the meta-LSTM keeps A2C's one step on the whole rollout.
     ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None, "ent_coef": 0.05}},
     # Warehouse (Suau et al.): IAM = FNN [576, 256] + LSTM 64 on the 24 item bits, linear heads; their LSTM
@@ -147,6 +180,9 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("*", "cartpole"): {"algo_kwargs": {"n_steps": 64, "batch_size": 256, "n_epochs": 10, "learning_rate": 1e-3,
                                         "gamma": 0.98, "gae_lambda": 0.8, "ent_coef": 0.0}},
 }
+
+#: Algorithms whose family settings are the ``"*"`` rows; any other algorithm ``A`` reads the ``"*A"`` rows.
+ON_POLICY = ("PPO", "A2C", "RecurrentPPO", "RecurrentA2C")
 
 #: Env-id substrings (checked in order, case-insensitive) that name a family.
 FAMILIES: tuple[tuple[str, str], ...] = (
@@ -219,7 +255,9 @@ def resolve(baseline: str, env_id: str, env_kwargs: dict[str, Any] | None = None
         "algo_kwargs": copy.deepcopy(record.algo_kwargs),
         "wrappers": record.wrappers,
     }
-    for key in (("*", family), (baseline, family)):
+    # "*" rows hold the on-policy (PPO/A2C) settings of a family; an off-policy algorithm has its own wildcard.
+    wildcard = "*" if record.algorithm in ON_POLICY else f"*{record.algorithm}"
+    for key in ((wildcard, family), (baseline, family)):
         fields = _merge(fields, OVERRIDES.get(key, {}))
     if family in SCALED:
         fields = _merge(fields, SCALED[family](dict(env_kwargs or {})))

@@ -11,10 +11,10 @@ pytest.importorskip("stable_baselines3")
 
 from gymnasium import spaces  # noqa: E402
 
-from memenvs.baselines.recurrent_dqn import (  # noqa: E402
+from memenvs.baselines.algorithms.recurrent_dqn import (  # noqa: E402
     RecurrentDQN, SequenceReplayBuffer, n_step_targets,
 )
-from memenvs.baselines.recurrent_q_policy import RecurrentQPolicy  # noqa: E402
+from memenvs.baselines.policies.recurrent_q import RecurrentQPolicy  # noqa: E402
 from memenvs.sb3 import make_vec_env  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

@@ -47,7 +47,7 @@ from stable_baselines3.common.utils import LinearSchedule, polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from memenvs.baselines.recurrent_q_policy import RecurrentQPolicy
+from ..policies.recurrent_q import RecurrentQPolicy
 
 ALIGNS = ("episode", "any")
 

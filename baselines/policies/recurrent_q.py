@@ -19,8 +19,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, Flatten
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from memenvs.baselines.cores import MemoryCore, State, core_class
-from memenvs.baselines.policies import process_sequence
+from .cores import MemoryCore, State, core_class
+from .memory_policy import process_sequence
 
 NO_CORE = "none"
 
@@ -38,6 +38,20 @@ class NoMemoryCore(MemoryCore):
 
     def forward(self, x: th.Tensor, state: State) -> tuple[th.Tensor, State]:
         return x, state
+
+
+def set_remember_bias(module: nn.Module, value: float) -> None:
+    """Start every LSTM's forget gate (and every GRU's update gate) of ``module`` at bias ``value``, so the state
+    is kept by default at initialisation: gradients then reach back further, which long memories need (Gers et
+    al. 2000; Jozefowicz et al. 2015 recommend 1 for the LSTM forget gate)."""
+    for rnn in module.modules():
+        if isinstance(rnn, (nn.LSTM, nn.GRU)):
+            gate = 1  # the second block: the forget gate of (i, f, g, o), the update gate of (r, z, n)
+            size = rnn.hidden_size
+            for name, param in rnn.named_parameters():
+                if name.startswith("bias_"):
+                    with th.no_grad():
+                        param[gate * size:(gate + 1) * size] = value if name.startswith("bias_ih") else 0.0
 
 
 class RecurrentQNetwork(BasePolicy):
@@ -62,6 +76,7 @@ class RecurrentQNetwork(BasePolicy):
         n_layers: int,
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
+        forget_bias: float = 0.0,
     ) -> None:
         super().__init__(observation_space, action_space, features_extractor=features_extractor,
                          normalize_images=normalize_images)
@@ -73,6 +88,8 @@ class RecurrentQNetwork(BasePolicy):
             cls = core_class(core)
             self.core = cls(width, hidden_size, n_layers, **core_kwargs)
         self.head = nn.Linear(self.core.output_size, int(action_space.n))
+        if forget_bias:
+            set_remember_bias(self.core, forget_bias)
 
     def _features(self, obs: th.Tensor) -> th.Tensor:
         x = self.extract_features(obs, self.features_extractor)
@@ -113,6 +130,7 @@ class RecurrentQPolicy(BasePolicy):
         lstm_hidden_size: width of the core's state (the name RecurrentPPO's policies use).
         n_lstm_layers: layers of the core.
         net_arch: MLP between the features and the core (empty: the features go straight in).
+        forget_bias: initial bias of the LSTM forget gates / GRU update gates (0: PyTorch's initialisation).
         features_extractor_class / features_extractor_kwargs: SB3's (``FlattenExtractor`` by default).
     """
 
@@ -130,6 +148,7 @@ class RecurrentQPolicy(BasePolicy):
         features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
+        forget_bias: float = 0.0,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -146,6 +165,7 @@ class RecurrentQPolicy(BasePolicy):
         self.lstm_hidden_size, self.n_lstm_layers = int(lstm_hidden_size), int(n_lstm_layers)
         self.net_arch = list(net_arch or [])
         self.activation_fn = activation_fn
+        self.forget_bias = float(forget_bias)
         self.q_net = self.make_q_net()
         self.q_net_target = self.make_q_net()
         self.q_net_target.load_state_dict(self.q_net.state_dict())
@@ -157,6 +177,7 @@ class RecurrentQPolicy(BasePolicy):
         return RecurrentQNetwork(
             self.observation_space, self.action_space, extractor, extractor.features_dim, self.net_arch, self.core,
             self.core_kwargs, self.lstm_hidden_size, self.n_lstm_layers, self.activation_fn, self.normalize_images,
+            self.forget_bias,
         ).to(self.device)
 
     def _predict(self, observation: th.Tensor, deterministic: bool = True) -> th.Tensor:
@@ -201,6 +222,7 @@ class RecurrentQPolicy(BasePolicy):
             n_lstm_layers=self.n_lstm_layers,
             net_arch=self.net_arch,
             activation_fn=self.activation_fn,
+            forget_bias=self.forget_bias,
             features_extractor_class=self.features_extractor_class,
             features_extractor_kwargs=self.features_extractor_kwargs,
             normalize_images=self.normalize_images,
