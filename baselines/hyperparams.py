@@ -141,9 +141,11 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},
                                   "algo_kwargs": {"ent_coef": 0.05}},
     # Recurrent DQN on the T-maze: each replayed window is one whole episode from its start (the cue and the
-    # junction always share a window), 1-step targets.
+    # junction always share a window), with the return of the whole rest of the episode as the target: 1-step
+    # targets move the junction's reward back one cell per target update, far too slowly for a long corridor.
     ("*RecurrentDQN", "tmaze"): {"algo_kwargs": {"sequence_length": "episode", "align": "episode", "burn_in": 0,
-                                                 "n_step": 1, "learning_starts": 2_000}},
+                                                 "n_step": "episode", "exploration_final_eps": "episode",
+                                                 "learning_starts": 2_000}},
     ("iam_dqn", "tmaze"): {"policy_kwargs": {"core_kwargs": {"fnn_arch": [32]}}},
     # The family rows above are PPO's: the meta-LSTM keeps A2C's one step on the whole rollout.
     ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None, "ent_coef": 0.05}},

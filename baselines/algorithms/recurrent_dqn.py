@@ -358,8 +358,9 @@ class RecurrentDQN(OffPolicyAlgorithm):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer"], []
 
-    def learn(self, total_timesteps: int, callback: Any = None, log_interval: int = 4, tb_log_name: str = "RecurrentDQN",
-              reset_num_timesteps: bool = True, progress_bar: bool = False) -> "RecurrentDQN":
+    def learn(self, total_timesteps: int, callback: Any = None, log_interval: int = 4,
+              tb_log_name: str = "RecurrentDQN", reset_num_timesteps: bool = True,
+              progress_bar: bool = False) -> "RecurrentDQN":
         return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
