@@ -96,7 +96,7 @@ def test_sequence_path_equals_step_by_step(core):
                               lstm_hidden_size=5, net_arch=[8])
     q_net = policy.q_net
     g = th.Generator().manual_seed(0)
-    obs = th.rand(3, 7, 3, generator=g)
+    obs = th.rand(3, 7, *venv.observation_space.shape, generator=g)
     starts = th.zeros(3, 7)
     starts[:, 0] = 1
     starts[1, 4] = 1
@@ -120,10 +120,10 @@ def make_tiny(seed: int = 0, **kwargs) -> RecurrentDQN:
 
 def test_predict_carries_the_state_and_resets_it_at_episode_starts():
     model = make_tiny()
-    obs = np.array([[0, 1, 1], [1, 1, 0]], np.float32)
+    obs = np.array([[0, 1], [0, -1]], np.float32)  # the two cues of the passive T-maze
     _, state = model.predict(obs, deterministic=True)
     assert state[0].shape == (1, 2, 8)
-    corridor = np.array([[1, 0, 1], [1, 0, 1]], np.float32)
+    corridor = np.array([[0, 0], [0, 0]], np.float32)
     _, carried = model.predict(corridor, state, np.array([False, False]), deterministic=True)
     _, fresh = model.predict(corridor, state, np.array([True, True]), deterministic=True)
     _, zero = model.predict(corridor, None, None, deterministic=True)
@@ -137,7 +137,7 @@ def test_save_load_round_trip(tmp_path):
     path = tmp_path / "drqn.zip"
     model.save(path)
     loaded = RecurrentDQN.load(path)
-    obs = np.array([[0, 1, 1], [1, 0, 1], [0, 1, 0]], np.float32)
+    obs = np.array([[0, 1], [0, 0], [1, 0]], np.float32)  # cue, corridor, junction
     a1, s1 = model.predict(obs, deterministic=True)
     a2, s2 = loaded.predict(obs, deterministic=True)
     assert np.array_equal(a1, a2)
