@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -37,7 +37,7 @@ from .policies.features import MlpFeatures, SpatialCNN
 from .policies.memory_policy import MemoryActorCriticPolicy
 from .policies.meta_lstm import MetaLSTMPolicy
 from .policies.recurrent_q import RecurrentQPolicy
-from .vec_wrappers import apply_wrappers, venv_time_limit
+from .vec_wrappers import apply_wrappers
 
 # Names the baseline table uses (it stays free of imports); resolved by make_model. "RecurrentPPO" trains memory
 # policies on packed minibatches (PackedRecurrentPPO is sb3-contrib's RecurrentPPO otherwise).
@@ -51,14 +51,6 @@ POLICIES: dict[str, Any] = {
     "memory": MemoryActorCriticPolicy, "meta": MetaLSTMPolicy,
     "fast_slow": FastSlowActorCriticPolicy, "fast_slow_recurrent": FastSlowRecurrentPolicy,
     "recurrent_q": RecurrentQPolicy,
-}
-#: Algorithm settings that may be given as ``"episode"``: resolved from the env's time limit ``T`` (a replay window
-#: of one whole episode, an n-step return over all of it, a final exploration rate of ``1 / T``, with which
-#: ``(1 - 1/T) ** T ~ 1/e`` of the episodes run without a random action, the choice of Ni et al. 2023).
-EPISODE_SCALED: dict[str, Callable[[int], Any]] = {
-    "sequence_length": lambda t: t,
-    "n_step": lambda t: t,
-    "exploration_final_eps": lambda t: 1.0 / t,
 }
 EXTRACTORS: dict[str, type] = {"MlpFeatures": MlpFeatures, "SpatialCNN": SpatialCNN, "NatureCNN": NatureCNN}
 
@@ -197,9 +189,6 @@ def make_model(
             pk["core_kwargs"] = {**core_kwargs, "dset_indices": dset}
 
     venv = make_vec(env_id, n_envs, seed, env_kwargs, wrappers)
-    for key, scale in EPISODE_SCALED.items():
-        if algo_kwargs.get(key) == "episode":
-            algo_kwargs[key] = scale(venv_time_limit(venv, f"{key}='episode'"))
     if _is_image(venv.observation_space) and record.policy == "MlpPolicy":
         raise ValueError(f"baseline {baseline!r} has an MLP policy but {env_id} has image observations")
     policy = POLICIES.get(record.policy, record.policy)

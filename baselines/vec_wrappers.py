@@ -93,7 +93,7 @@ class VecAddChannel(VecEnvWrapper):
         return obs[..., None], reward, done, infos
 
 
-def venv_time_limit(venv: VecEnv, needed_by: str = "timestep=True") -> int:
+def _venv_time_limit(venv: VecEnv) -> int:
     """The episode step limit of a memenvs VecEnv (its core's ``max_steps``), else its spec's ``max_episode_steps``."""
     try:
         core = venv.get_attr("core", [0])[0]
@@ -106,7 +106,7 @@ def venv_time_limit(venv: VecEnv, needed_by: str = "timestep=True") -> int:
         spec = None
     if spec is not None and spec.max_episode_steps:
         return int(spec.max_episode_steps)
-    raise ValueError(f"{needed_by} needs max_steps=...: the env declares no time limit")
+    raise ValueError("timestep=True needs max_steps=...: the env declares no time limit")
 
 
 class VecPreviousActionReward(VecEnvWrapper):
@@ -133,7 +133,7 @@ class VecPreviousActionReward(VecEnvWrapper):
         self.n_actions = int(space.n)
         self._start = int(space.start)
         self.timestep = bool(timestep)
-        self.max_steps = (int(max_steps) if max_steps is not None else venv_time_limit(venv)) if timestep else None
+        self.max_steps = (int(max_steps) if max_steps is not None else _venv_time_limit(venv)) if timestep else None
         obs_space = venv.observation_space
         if isinstance(obs_space, spaces.Box) and len(obs_space.shape) != 1:
             # Flattened here (as the observations are in _augment), so grids and views need no extra wrapper.
