@@ -43,6 +43,17 @@ TMAZE_LOGIT_RADIUS = 4.0
 # PPO settings shared by every baseline unless a family says otherwise (SB3's PPO defaults with shorter rollouts).
 _PPO = {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.01}
 
+# Recurrent DQN settings shared by every off-policy memory baseline unless a family says otherwise: R2D2-style
+# windows of 64 steps started anywhere from the stored state, 16 of them burn-in (Kapturowski et al. 2019 use 80 and
+# 40), 3-step double-Q returns, soft target updates, each stored step replayed 32 times on average. The GRU starts
+# its update gates at bias 1 (it solved the length-100 passive T-maze so); the LSTM keeps PyTorch's initialisation:
+# with forget bias 1 it never learned the length-100 corridor, with 0 it did (docs/results/recurrent_dqn_tmaze.md).
+_DQN = {
+    "learning_rate": 1e-3, "buffer_size": 100_000, "learning_starts": 5_000, "batch_size": 32, "sequence_length": 64,
+    "align": "any", "burn_in": 16, "n_step": 3, "gamma": 0.99, "train_freq": 1, "replay_ratio": 32.0, "tau": 0.005,
+    "target_update_interval": 1, "exploration_fraction": 0.2, "exploration_final_eps": 0.01,
+}
+
 BASELINES: dict[str, Baseline] = {
     b.name: b
     for b in (
@@ -69,6 +80,25 @@ BASELINES: dict[str, Baseline] = {
             {"core": "iam", "lstm_hidden_size": 64, "net_arch": [],
              "core_kwargs": {"dset": "manual", "fnn_arch": [256, 128], "rnn": "lstm"}},
             dict(_PPO),
+        ),
+        Baseline(
+            "lstm_dqn", "LSTM core, recurrent DQN on replayed sequences (off-policy, epsilon-greedy)", "RecurrentDQN",
+            "recurrent_q", {"core": "lstm", "lstm_hidden_size": 64, "net_arch": []}, dict(_DQN),
+        ),
+        Baseline(
+            "gru_dqn", "GRU core, recurrent DQN on replayed sequences (off-policy, epsilon-greedy)", "RecurrentDQN",
+            "recurrent_q", {"core": "gru", "lstm_hidden_size": 64, "net_arch": [], "forget_bias": 1.0}, dict(_DQN),
+        ),
+        Baseline(
+            "iam_dqn", "influence-aware memory core, recurrent DQN on replayed sequences", "RecurrentDQN",
+            "recurrent_q",
+            {"core": "iam", "lstm_hidden_size": 64, "net_arch": [],
+             "core_kwargs": {"dset": "manual", "fnn_arch": [256, 128], "rnn": "lstm"}},
+            dict(_DQN),
+        ),
+        Baseline(
+            "mlp_dqn", "memoryless Q-network, the same DQN (calibration: it must reach the memoryless bound)",
+            "RecurrentDQN", "recurrent_q", {"core": "none", "net_arch": [64, 64]}, dict(_DQN),
         ),
         Baseline(
             "meta_lstm", "meta-RL LSTM 48 fed the previous action, reward and timestep (recurrent A2C; Wang 2018)",
@@ -112,6 +142,11 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("fast_slow", "tmaze"): {"algo_kwargs": {"ent_coef": 0.05}},
     ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},
                                   "algo_kwargs": {"ent_coef": 0.05}},
+    # Recurrent DQN on the T-maze: each replayed window is one whole episode from its start, so the cue and the
+    # junction always share a window (the window, the n-step return and the final epsilon are set per length by
+    # SCALED below).
+    ("*RecurrentDQN", "tmaze"): {"algo_kwargs": {"align": "episode", "burn_in": 0, "learning_starts": 2_000}},
+    ("iam_dqn", "tmaze"): {"policy_kwargs": {"core_kwargs": {"fnn_arch": [32]}}},
     # The family rows above are PPO's: the meta-LSTM keeps A2C's one step on the whole rollout.
     ("meta_lstm", "tmaze"): {"algo_kwargs": {"n_epochs": 1, "batch_size": None, "ent_coef": 0.05}},
     # Warehouse (Suau et al.): IAM = FNN [576, 256] + LSTM 64 on the 24 item bits, linear heads; their LSTM
@@ -148,6 +183,9 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
                                         "gamma": 0.98, "gae_lambda": 0.8, "ent_coef": 0.0}},
 }
 
+#: Algorithms whose family settings are the ``"*"`` rows; any other algorithm ``A`` reads the ``"*A"`` rows.
+ON_POLICY = ("PPO", "A2C", "RecurrentPPO", "RecurrentA2C")
+
 #: Env-id substrings (checked in order, case-insensitive) that name a family.
 FAMILIES: tuple[tuple[str, str], ...] = (
     ("tmaze", "tmaze"),
@@ -180,13 +218,17 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def tmaze_episode_steps(env_kwargs: dict[str, Any]) -> int:
-    """Steps of the T-maze's shortest successful episode (the whole episode in Ni et al.'s fixed-horizon variants),
-    from the env's own parameters (its defaults where ``env_kwargs`` leaves them out)."""
+def tmaze_core(env_kwargs: dict[str, Any]) -> Any:
+    """The T-maze core for these env kwargs (the env's defaults where they leave a parameter out)."""
     from memenvs.envs.tmaze import TMazeCore, TMazeParams
 
     names = {f.name for f in dataclasses.fields(TMazeParams)}
-    return TMazeCore(TMazeParams(**{k: v for k, v in env_kwargs.items() if k in names})).optimal_steps
+    return TMazeCore(TMazeParams(**{k: v for k, v in env_kwargs.items() if k in names}))
+
+
+def tmaze_episode_steps(env_kwargs: dict[str, Any]) -> int:
+    """Steps of the T-maze's shortest successful episode (the whole episode in Ni et al.'s fixed-horizon variants)."""
+    return tmaze_core(env_kwargs).optimal_steps
 
 
 def _tmaze_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -201,9 +243,27 @@ def _tmaze_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
 #: docs/results/ppo_junction_trap.md.
 TMAZE_STEPS_PER_CELL = 5_000
 
-#: Per family, what depends on the env's parameters: a function of the env kwargs returning overrides (merged after
-#: :data:`OVERRIDES`) and ``steps``, the training budget.
-SCALED: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"tmaze": _tmaze_scaled}
+
+def _tmaze_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    limit = tmaze_core(env_kwargs).max_steps
+    # The window is a whole episode and the target the return of the rest of it: 1-step targets move the
+    # junction's reward back one cell per target update, far too slowly for a long corridor (at length 20 they had
+    # not taught the corridor in 150k steps; 5-step and whole-episode returns solved it by 75k). The final epsilon
+    # 1/T is Ni et al.'s: (1 - 1/T) ** T ~ 1/e of the episodes then run without a random step.
+    algo = {"sequence_length": limit, "n_step": limit, "exploration_final_eps": 1.0 / limit}
+    return {"algo_kwargs": algo, "steps": TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs)}
+
+
+#: Recurrent DQN's T-maze budget per step of the episode, measured in docs/results/recurrent_dqn_tmaze.md (solved
+#: by ~100k steps at length 20, 240k at 50, 950k at 100 where it solved).
+TMAZE_DQN_STEPS_PER_CELL = 10_000
+
+#: Per (``"*"`` or ``"*ALGORITHM"``, family), what depends on the env's parameters: a function of the env kwargs
+#: returning overrides (merged after :data:`OVERRIDES`) and ``steps``, the training budget.
+SCALED: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("*", "tmaze"): _tmaze_scaled,
+    ("*RecurrentDQN", "tmaze"): _tmaze_dqn_scaled,
+}
 
 
 def resolve(baseline: str, env_id: str, env_kwargs: dict[str, Any] | None = None) -> Baseline:
@@ -219,8 +279,11 @@ def resolve(baseline: str, env_id: str, env_kwargs: dict[str, Any] | None = None
         "algo_kwargs": copy.deepcopy(record.algo_kwargs),
         "wrappers": record.wrappers,
     }
-    for key in (("*", family), (baseline, family)):
+    # "*" rows hold the on-policy (PPO/A2C) settings of a family; an off-policy algorithm has its own wildcard.
+    wildcard = "*" if record.algorithm in ON_POLICY else f"*{record.algorithm}"
+    for key in ((wildcard, family), (baseline, family)):
         fields = _merge(fields, OVERRIDES.get(key, {}))
-    if family in SCALED:
-        fields = _merge(fields, SCALED[family](dict(env_kwargs or {})))
+    scaled = SCALED.get((wildcard, family))
+    if scaled is not None:
+        fields = _merge(fields, scaled(dict(env_kwargs or {})))
     return dataclasses.replace(record, **fields)

@@ -29,24 +29,28 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from .algorithms.packed_ppo import PackedRecurrentPPO
 from .algorithms.recurrent_a2c import RecurrentA2C
+from .algorithms.recurrent_dqn import RecurrentDQN
 from .hyperparams import Baseline, resolve
 from .policies.fast_slow import FastSlowActorCriticPolicy, FastSlowRecurrentPolicy
 from .policies.distributions import BoundedActorCriticPolicy
 from .policies.features import MlpFeatures, SpatialCNN
 from .policies.memory_policy import MemoryActorCriticPolicy
 from .policies.meta_lstm import MetaLSTMPolicy
+from .policies.recurrent_q import RecurrentQPolicy
 from .vec_wrappers import apply_wrappers
 
 # Names the baseline table uses (it stays free of imports); resolved by make_model. "RecurrentPPO" trains memory
 # policies on packed minibatches (PackedRecurrentPPO is sb3-contrib's RecurrentPPO otherwise).
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "PPO": PPO, "A2C": A2C, "RecurrentPPO": PackedRecurrentPPO, "RecurrentA2C": RecurrentA2C,
+    "RecurrentDQN": RecurrentDQN,
 }
 POLICIES: dict[str, Any] = {
     # SB3's MLP actor-critic, plus the optional logit_radius (None: exactly SB3's MlpPolicy)
     "MlpPolicy": BoundedActorCriticPolicy,
     "memory": MemoryActorCriticPolicy, "meta": MetaLSTMPolicy,
     "fast_slow": FastSlowActorCriticPolicy, "fast_slow_recurrent": FastSlowRecurrentPolicy,
+    "recurrent_q": RecurrentQPolicy,
 }
 EXTRACTORS: dict[str, type] = {"MlpFeatures": MlpFeatures, "SpatialCNN": SpatialCNN, "NatureCNN": NatureCNN}
 
