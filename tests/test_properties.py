@@ -313,16 +313,12 @@ SPECS: dict[str, EnvSpec] = {
                                    "block_emptied": True})),
     "memenvs/Traffic-v0": EnvSpec(
         {
-            "segment_length": Int(2, 200),
-            "hidden_length": Int(1, 1000),
-            "n_cars": Int(1, lambda kw: _get(kw, "segment_length", 15) + _get(kw, "hidden_length", 15) - 1),
-            "p_slow": Float(0.0, 1.0),
+            "n_cars": Int(1, 40),
             "yellow_steps": Int(0, 100),
+            "sigma": Float(0.0, 1.0),
             "max_steps": Int(1),
         },
         lambda kw: int(_get(kw, "max_steps", 250)),
-        # n_cars defaults to 6, which needs a ring of at least 7 cells when it is not given
-        valid_if=lambda kw: "n_cars" in kw or _get(kw, "segment_length", 15) + _get(kw, "hidden_length", 15) > 6,
     ),
     "memenvs/NonstationaryCartPole-v0": EnvSpec(
         {
