@@ -54,9 +54,9 @@ ENVS: tuple[EnvEntry, ...] = (
              "IAM warehouse (Suau et al.): collect border items that vanish after 8 steps; ages are hidden."),
     EnvEntry("memenvs/MiniWarehouse-v0", "memenvs.envs.warehouse:MiniWarehouseEnv",
              "memenvs.envs.warehouse:MiniWarehouseVectorEnv",
-             "IAM warehouse, the authors' 5x5 variant: cross-shaped moves, at most 4 items living 16 steps."),
+             "IAM warehouse, the authors' 5x5 code: at most 4 items living 16 steps; the oldest pays most."),
     EnvEntry("memenvs/Traffic-v0", "memenvs.envs.traffic:TrafficEnv", "memenvs.envs.traffic:TrafficVectorEnv",
-             "IAM traffic control as a cellular model: one light, two loop roads, cars return unseen."),
+             "IAM traffic control on the authors' figure-8: one light, SUMO's car model in NumPy, cars return unseen."),
     EnvEntry("memenvs/NonstationaryCartPole-v0", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleEnv", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleVectorEnv", "CartPole whose physics (pole, gravity, force, inverted actions) switch on a seeded schedule of episodes.", realtime=True),  # noqa: E501
     EnvEntry("memenvs/FlickeringPong-v0", "memenvs.envs.atari:make_flickering_atari", None,
              "DRQN's Flickering Pong: ALE Pong, 84x84 frames blanked with p=0.5 each step (atari extra).",

@@ -100,6 +100,9 @@ def test_pong_seeded_flicker_leaves_the_game_alone():
     np.testing.assert_array_equal(a[0][shown], plain[0][shown])
     assert a[2] == plain[2]
     ones = rollout(gym.make(PONG, p=1.0), seed=3, n=60)
+    # the first frame of an episode is never blank by default (the IAM code's reset frame); every later one is
+    assert not ones[1][0] and ones[0][0].any() and ones[1][1:].all() and not ones[0][1:].any()
+    ones = rollout(gym.make(PONG, p=1.0, flicker_on_reset=True), seed=3, n=60)
     assert ones[1].all() and not ones[0].any()
 
 
@@ -246,3 +249,11 @@ def test_list_prints_no_ale_banner():
     out = subprocess.run([sys.executable, "-m", "memenvs", "list"], capture_output=True, text=True, check=True)
     assert "memenvs/FlickeringPong-v0" in out.stdout and "observation: Box(0, 255, (1, 84, 84)" in out.stdout
     assert "A.L.E" not in out.stdout + out.stderr and "Stella" not in out.stdout + out.stderr
+
+
+@needs_atari
+def test_defaults_are_drqn_and_iam_no_sticky_actions():
+    """DRQN's ALE had no sticky actions and the IAM code used <Game>NoFrameskip-v4 (none either)."""
+    assert gym.make(PONG).unwrapped.ale.getFloat("repeat_action_probability") == 0.0
+    sticky = gym.make(PONG, repeat_action_probability=0.25)
+    assert sticky.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)

@@ -205,9 +205,22 @@ def _warehouse_args() -> dict[str, Any]:
         "max_steps": Int(1),
         "max_items": Int(1, optional=True),
         "moves": Choice(("grid", "cross", "shelves")),
-        "reward": Choice(("unit", "waiting")),
+        "reward": Choice(("unit", "waiting", "relative")),
         "corner_items": Bool(),
+        "block_emptied": Bool(),
+        "authors_code": Bool(),
     }
+
+
+def _authors_code_ok(defaults: dict[str, Any]) -> Callable[[dict], bool]:
+    """``authors_code=True`` needs the settings of the authors' 7x7 code (a documented constraint)."""
+    def ok(kw: dict[str, Any]) -> bool:
+        if not _get(kw, "authors_code", False):
+            return True
+        value = {**defaults, **{k: v for k, v in kw.items() if v is not None or k == "max_items"}}
+        return (value.get("max_items") is None and value["reward"] == "unit" and bool(value["corner_items"])
+                and not bool(value["block_emptied"]))
+    return ok
 
 
 def _not_daw(kw: dict[str, Any]) -> bool:
@@ -290,20 +303,22 @@ SPECS: dict[str, EnvSpec] = {
         },
         _two_step_limit,
     ),
-    "memenvs/Warehouse-v0": EnvSpec(_warehouse_args(), lambda kw: int(_get(kw, "max_steps", 100))),
-    "memenvs/MiniWarehouse-v0": EnvSpec(_warehouse_args(), lambda kw: int(_get(kw, "max_steps", 96))),
+    "memenvs/Warehouse-v0": EnvSpec(
+        _warehouse_args(), lambda kw: int(_get(kw, "max_steps", 100)),
+        valid_if=_authors_code_ok({"max_items": None, "reward": "unit", "corner_items": True,
+                                   "block_emptied": False})),
+    "memenvs/MiniWarehouse-v0": EnvSpec(
+        _warehouse_args(), lambda kw: int(_get(kw, "max_steps", 96)),
+        valid_if=_authors_code_ok({"max_items": 4, "reward": "relative", "corner_items": False,
+                                   "block_emptied": True})),
     "memenvs/Traffic-v0": EnvSpec(
         {
-            "segment_length": Int(2, 200),
-            "hidden_length": Int(1, 1000),
-            "n_cars": Int(1, lambda kw: _get(kw, "segment_length", 15) + _get(kw, "hidden_length", 15) - 1),
-            "p_slow": Float(0.0, 1.0),
+            "n_cars": Int(1, 40),
             "yellow_steps": Int(0, 100),
+            "sigma": Float(0.0, 1.0),
             "max_steps": Int(1),
         },
         lambda kw: int(_get(kw, "max_steps", 250)),
-        # n_cars defaults to 6, which needs a ring of at least 7 cells when it is not given
-        valid_if=lambda kw: "n_cars" in kw or _get(kw, "segment_length", 15) + _get(kw, "hidden_length", 15) > 6,
     ),
     "memenvs/NonstationaryCartPole-v0": EnvSpec(
         {

@@ -31,13 +31,13 @@ class FlickeringAtariParams:
 
     game: str = "pong"
     p: float = 0.5
-    flicker_on_reset: bool = True
+    flicker_on_reset: bool = False
     frame_stack: int = 1
     noop_max: int = 30
     frame_skip: int = 4
     screen_size: int = 84
     terminal_on_life_loss: bool = False
-    repeat_action_probability: float = 0.25
+    repeat_action_probability: float = 0.0
     full_action_space: bool = False
     max_num_frames_per_episode: int = 108_000
     render_scale: int = 3
@@ -163,9 +163,10 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
     ## Where the flicker sits
     The stack, innermost first, with the registered defaults:
 
-    1. ALE ``v5`` (``ALE/<Game>-v5``'s settings: sticky actions with probability 0.25, minimal action set,
-       episodes truncated at 108,000 emulator frames) with ``frameskip=1``, so the preprocessing below does the
-       skipping;
+    1. ALE ``v5`` (``ALE/<Game>-v5``'s settings: minimal action set, episodes truncated at 108,000 emulator
+       frames) with ``frameskip=1``, so the preprocessing below does the skipping, and without v5's sticky actions
+       (``repeat_action_probability=0``: DRQN's ALE had none, and the IAM code used ``<Game>NoFrameskip-v4``,
+       which has none either);
     2. Gymnasium's ``AtariPreprocessing``: up to ``noop_max`` = 30 no-ops at reset, the action repeated for
        ``frame_skip`` = 4 emulator frames, the pixel-wise maximum of the last two of them (this is what removes
        the game's own sprite flicker, see below), grayscale, resized to ``screen_size`` = 84 (84x84 ``uint8``);
@@ -204,8 +205,8 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
     [-21, 21]). Not clipped.
 
     ## Starting State
-    The game's start after a random number of no-ops in ``[1, noop_max]``; the first observation flickers too,
-    unless ``flicker_on_reset=False``.
+    The game's start after a random number of no-ops in ``[1, noop_max]``. The first observation of an episode
+    is never blank (the IAM code returns its reset frame unflickered), unless ``flicker_on_reset=True``.
 
     ## Episode End
     Termination at game over (or at a lost life with ``terminal_on_life_loss=True``); truncation after
@@ -216,13 +217,16 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
       (``"SpaceInvaders"``); :func:`atari_games` lists them. Fixed by ``FlickeringPong-v0`` /
       ``FlickeringBreakout-v0``; ``FlickeringAtari-v0`` takes it as an argument.
     * ``p`` (float in [0, 1], default 0.5): blanking probability. ``p = 0`` is the plain preprocessed game.
-    * ``flicker_on_reset`` (bool, default ``True``): may the first frame of an episode be blank.
+    * ``flicker_on_reset`` (bool, default ``False``): may the first frame of an episode be blank. (The IAM code
+      blanks neither the first frame of its first episode nor any later reset frame it returns from ``reset``;
+      the reset frames its workers return from ``step`` at an episode's end do pass through its flicker.)
     * ``frame_stack`` (int in [1, 64], default 1): frames per observation; 1 means no stack.
     * ``noop_max`` (int >= 0, default 30), ``frame_skip`` (int >= 1, default 4), ``screen_size`` (int in
       [8, 1024], default 84), ``terminal_on_life_loss`` (bool, default ``False``): passed to
       ``AtariPreprocessing``.
-    * ``repeat_action_probability`` (float in [0, 1], default 0.25, ALE v5's sticky actions; DRQN's ALE had
-      none, use 0.0 to match it), ``full_action_space`` (bool, default ``False``),
+    * ``repeat_action_probability`` (float in [0, 1], default 0: no sticky actions, as in DRQN and the IAM code;
+      0.25 gives ALE v5's sticky actions, Machado et al.'s recommendation), ``full_action_space`` (bool, default
+      ``False``),
       ``max_num_frames_per_episode`` (int >= 1, default 108,000): passed to ALE.
     * ``render_scale`` (int in [1, 16], default 3): pixel upscaling of ``render()``.
     * ``render_mode``: ``None``, ``"rgb_array"`` (the agent's frame as an RGB image, ``render_scale`` times
@@ -239,6 +243,8 @@ def make_flickering_atari(render_mode: str | None = None, **kwargs: Any) -> gym.
     (the preprocessing and sticky actions).
 
     ## Version History
+    * v0 (changed in place before release): defaults ``repeat_action_probability=0`` (was 0.25) and
+      ``flicker_on_reset=False`` (was ``True``), as in DRQN and the IAM code.
     * v0: initial release. Changed in place: observations always carry a leading channel axis (``(1, 84, 84)``
       instead of ``(84, 84)`` without a frame stack); ``gym.make(env.spec, render_mode=...)`` re-makes the env.
 

@@ -1,8 +1,9 @@
-"""Traffic control from the influence-aware memory paper, as a cellular traffic model on two loop roads.
+"""Traffic control from the influence-aware memory paper, as a cellular traffic model on the authors' figure-8.
 
-The IAM paper ran SUMO; this is a NumPy re-implementation of the task's structure, not of SUMO's car physics: one
-light at the crossing of two loop roads, an observation of the two approaches only, and cars that leave the view
-through the crossing and come back round the loop later. Remembering which cars left, and when, predicts arrivals.
+The IAM paper ran SUMO on a network of two loops through one signalised junction (influence-aware-memory,
+``environments/sumo/scenarios/loop_network``); every car drives a figure-8, alternating between the junction's two
+approaches. This is a NumPy re-implementation of that task: the same layout, observation window, car count, light
+logic and reward, with a cellular car model in place of SUMO's car-following physics.
 """
 
 from __future__ import annotations
@@ -17,116 +18,149 @@ from memenvs.envs.params import check_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile
 from memenvs.envs.single import MemoryEnv
 from memenvs.envs.vector import MemoryVectorEnv
-from memenvs.envs.warehouse import bernoulli_mask
 
-ROAD_NAMES = ("east-west", "north-south")
-_OUT_OF_VIEW = np.iinfo(np.int64).max // 2  # an observation index beyond any batch, clipped to the spare element
+ROAD_NAMES = ("north-south", "east-west")
+
+# The authors' network (scenarios/loop_network/sample.net.xml): junction 0 at (40, 40) m; loop A through (40, 0),
+# (0, 0), (0, 40); loop B through (100, 40), (100, 100), (40, 100); one lane per edge, 8.3 m/s everywhere. Every
+# route is the figure-8 L68 -> L61 -> L62 -> L63 -> L64 -> L65 -> L66 -> L67 -> L68 (with the junction's straight
+# internal lanes and 2.58 m corners between edges). Positions below are metres along that route, 0 at the start of
+# L68 (the north approach, (38.4, 100)), in the direction of travel.
+EDGES = (  # (name, start, end) in metres along the route
+    ("L68", 0.0, 56.0), (":0_0", 56.0, 67.2), ("L61", 67.2, 96.8), (":2_0", 96.8, 99.38),
+    ("L62", 99.38, 132.98), (":3_0", 132.98, 135.56), ("L63", 135.56, 169.16), (":4_0", 169.16, 171.74),
+    ("L64", 171.74, 201.34), (":0_3", 201.34, 212.54), ("L65", 212.54, 268.54), (":5_0", 268.54, 271.12),
+    ("L66", 271.12, 331.12), (":6_0", 331.12, 333.70), ("L67", 333.70, 393.70), (":7_0", 393.70, 396.28),
+)
+LOOP = 396.28
+#: Where a car stops for a red light: 1 m before the ends of L68 (north approach) and L64 (west approach), where
+#: SUMO 1.20 halts the first car of a queue on this network.
+STOP = (55.0, 200.34)
+#: Where each route's cars enter: 5 m (a car length, SUMO's departPos "base") into L67 and into L63.
+ENTRY = (338.70, 140.56)
+# The observation: the authors' 15x15 map of 4 m cells (0.25 pixels per metre) over x, y in [9, 68] m, of which
+# they keep column 8 (x in [38, 42): the north-south road, north to south) and row 6 (y in [38, 42): the east-west
+# road, west to east). On the route, column 8 cell r is (34 + 4r, 38 + 4r] and row 6 cell c is
+# [174.54 + 4c, 178.54 + 4c) (x = position - 168.54 there).
+VIEW_START = (34.0, 174.54)
+CELLS_PER_METRE = 50  # resolution of the position -> observation element table
+CENTRE = (6, 23)  # the observation elements of the junction's centre cell, which both lines contain
+CELL = 4.0
+# SUMO's default passenger car (Krauss model) and the network's speed limit.
+MAX_SPEED = 8.3
+ACCEL, DECEL, TAU = 2.6, 4.5, 1.0
+CAR_LENGTH, MIN_GAP = 5.0, 2.5
+HALTING_SPEED = 0.1  # SUMO counts waiting time below this speed
+NUMERICAL_EPS = 0.001  # SUMO's slack on safe gaps (metres)
+REWARD_SCALE = 10.0  # the authors' scaling_factor
+_FAR = 1e9  # gap to a car that is not on the road (yet)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrafficParams:
     """Parameters of the traffic task (see :class:`TrafficEnv` for their meaning)."""
 
-    segment_length: int = 15
-    hidden_length: int = 15
     n_cars: int = 6
-    p_slow: float = 0.1
-    yellow_steps: int = 3
+    yellow_steps: int = 6
+    sigma: float = 0.5
     max_steps: int = 250
 
     def __post_init__(self) -> None:
-        normalise(self, "segment_length", check_int, 2, 200)
-        normalise(self, "hidden_length", check_int, 1, 1000)
-        ring = self.segment_length + self.hidden_length
-        normalise(self, "n_cars", check_int, 1, ring - 1)
-        normalise(self, "p_slow", check_probability)
+        normalise(self, "n_cars", check_int, 1, 40)
         normalise(self, "yellow_steps", check_int, 0, 100)
+        normalise(self, "sigma", check_probability)
         normalise(self, "max_steps", check_int, 1)
 
 
 @dataclasses.dataclass
 class TrafficState(State):
-    # Car cells (N, 2 roads, n_cars), numbered across both loops: road r's cells are r * ring + (0 .. ring - 1),
-    # so one lookup table serves both roads. Cars never overtake, so car i + 1 (cyclically) is always the car in
-    # front of car i; reset sorts them so.
-    cell: np.ndarray
-    # The light as one code, 2 * yellow steps left + road that has green (or will have, after the yellow phase):
-    # a finite-state machine whose step and effect on the cars are table look-ups (see TrafficCore.__init__).
+    pos: np.ndarray  # (N, n_cars) metres along the route of each car's front, -1 before the car is on the road
+    speed: np.ndarray  # (N, n_cars) m/s
+    route: np.ndarray  # (N, n_cars) 0: enters on L67, 1: enters on L63
+    # (N, n_cars) index of the car in front (the car itself while it is alone or not on the road): one lane and no
+    # overtaking, so this changes only when a car enters between two others.
+    leader: np.ndarray
+    # The light as one code: 0 / 1 green for the north-south / east-west approach; 2 + 2 * timer + target during a
+    # yellow phase (timer = yellow steps left after this one); ``unset`` before the first step, when the first
+    # action sets the light at once, as the authors' adapter does.
     light: np.ndarray
 
-    @property
-    def green(self) -> np.ndarray:
-        """Road that has green, or will have once the yellow phase is over."""
-        return self.light % 2
 
-    @property
-    def yellow(self) -> np.ndarray:
-        """Yellow steps left; both approaches are stopped while it is > 0."""
-        return self.light // 2
+def brake_gap(speed: np.ndarray) -> np.ndarray:
+    """Distance to stop from ``speed`` braking at DECEL once per 1 s step (SUMO's MSCFModel::brakeGap, Euler)."""
+    steps = np.floor(speed / DECEL)
+    return steps * speed - DECEL * steps * (steps + 1) / 2
+
+
+def safe_stop_speed(gap: np.ndarray) -> np.ndarray:
+    """The fastest speed this step from which a car still stops within ``gap`` metres, moving that speed now and
+    braking by DECEL in each later 1 s step, with reaction time TAU (SUMO's maximumSafeStopSpeed, Euler update): n
+    full braking steps, then the rest of the gap spread over the first one."""
+    # SUMO first takes NUMERICAL_EPS off the gap, so a car that is (almost) at its stop point gets exactly 0;
+    # without it speeds and gaps decay geometrically into subnormal floats, which are also ruinously slow.
+    g = np.maximum(gap - NUMERICAL_EPS, 0.0)
+    n = np.floor(0.5 - TAU + np.sqrt((TAU - 0.5) ** 2 + 2.0 * g / DECEL))
+    h = 0.5 * n * (n - 1) * DECEL + n * DECEL * TAU
+    return n * DECEL + (g - h) / (n + TAU)
 
 
 class TrafficCore(Core):
-    """Batched cellular traffic model (a stochastic rule-184 / Nagel-Schreckenberg automaton with top speed 1).
+    """Batched traffic on the authors' figure-8: SUMO's Krauss car-following model, one step per second.
 
-    Each road is a loop of ``segment_length + hidden_length`` cells; cells ``0 .. segment_length - 1`` are the
-    observed approach, the stop line is cell ``segment_length - 1``, and the crossing sits between it and cell
-    ``segment_length``. Cars are stored by position, so a step is a handful of whole-array operations over
-    ``(N, 2, n_cars)``.
+    Cars are stored by position along the route, so a step is a handful of whole-array operations over
+    ``(N, n_cars)`` and the ``(N, n_cars, n_cars)`` distances between cars.
     """
 
     Params = TrafficParams
     name = "Traffic"
     render_fps = 8
-    action_names = ("green east-west", "green north-south")
+    action_names = ("green north-south", "green east-west")
 
     def __init__(self, params: TrafficParams) -> None:
         super().__init__(params)
         p = params
-        self.seg = p.segment_length
-        self.ring = p.segment_length + p.hidden_length
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * self.seg,), dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(30,), dtype=np.float32)
         self.action_space = spaces.Discrete(2)
-        #: Observation indices of the last two cells of each approach (the IAM paper's d-set): the cars about to
-        #: leave the view, whose return round the loop a memory can predict.
-        self.dset = np.array([self.seg - 2, self.seg - 1, 2 * self.seg - 2, 2 * self.seg - 1], dtype=np.int64)
+        #: Observation indices of the far end of the two outgoing lanes (the authors' manual d-set, configs/traffic/
+        #: IAM_manual.yaml): the cars about to leave the view, which come back on the other approach.
+        self.dset = np.array([13, 14, 28, 29], dtype=np.int64)
         self.dset.flags.writeable = False
-        # Lookup tables beat arithmetic on small arrays: the cell in front, the car in front (index), whether a
-        # cell is in view, and a car's element in the flat observation buffer of one copy (see observe; for cars out
-        # of view _OUT_OF_VIEW, clipped to the spare element once the batch's row offsets are added).
-        cells = np.arange(self.ring)
-        self._next_cell = np.concatenate([np.roll(cells, -1) + r * self.ring for r in (0, 1)])
-        self._in_view = np.concatenate([cells < self.seg] * 2)
-        self._ahead = np.roll(np.arange(p.n_cars), -1)
-        self._ring_offset = (np.arange(2) * self.ring).reshape(1, 2, 1)
-        self._obs_index = np.concatenate(
-            [np.where(cells < self.seg, r * self.seg + cells, _OUT_OF_VIEW) for r in (0, 1)]
-        )
-        self._obs_index_one = np.minimum(self._obs_index, 2 * self.seg)
-        self._light_next, self._light_phantom = self._light_tables()
+        self.unset = 2 + 2 * p.yellow_steps
+        self._light_next = self._light_table()
+        # What each light code asks of each approach: 0 go, 1 stop if you can (yellow), 2 stop (red). Yellow shows on
+        # the approach that had green; the other one stays red.
+        rule = np.full((self.unset + 1, 2), 2, dtype=np.int64)
+        rule[0, 0] = rule[1, 1] = 0
+        for code in range(2, self.unset):
+            rule[code, 1 - (code - 2) % 2] = 1
+        self._stop_rule = rule.ravel()
+        # Observation element by position, in bins of 1 / CELLS_PER_METRE m (every cell boundary is a bin boundary):
+        # column 8 cell r holds (34 + 4r, 38 + 4r], row 6 cell c holds [174.54 + 4c, 178.54 + 4c).
+        start = np.arange(-CELLS_PER_METRE, int(LOOP * CELLS_PER_METRE) + 1) / CELLS_PER_METRE
+        col = np.ceil((start + 0.5 / CELLS_PER_METRE - VIEW_START[0]) / CELL) - 1
+        row = np.floor((start - VIEW_START[1]) / CELL + 1e-9)
+        cell = np.where((col >= 0) & (col < 15), col, np.where((row >= 0) & (row < 15), 15 + row, 30))
+        self._cell_of_bin = np.where(start < 0, 30, cell).astype(np.int64)
         self._rows_cache: dict[int, np.ndarray] = {}
-        self._minus_ones = np.full(2 * p.n_cars, -1.0, dtype=np.float32)
+        self._car_rows_cache: dict[int, np.ndarray] = {}
 
-    def _light_tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """The light as a finite-state machine over codes ``2 * yellow_left + green``, indexed by
-        ``2 * code + action``: the next code, and for each road the cell its red light blocks during the step (the
-        first cell past the crossing, where a phantom car stands; -1, a cell never reached, for green).
-
-        Asking for the other road while no yellow phase runs starts one (the new road has green once it is over);
-        any other action changes nothing. Both roads are red while a yellow phase runs, including its first step.
-        """
-        y_max, n_codes = self.params.yellow_steps, 2 * (self.params.yellow_steps + 1)
-        nxt = np.zeros(2 * n_codes, dtype=np.int64)
-        phantom = np.full((2 * n_codes, 2, self.params.n_cars), -1, dtype=np.int64)
-        for code in range(n_codes):
+    def _light_table(self) -> np.ndarray:
+        """Next light code by ``2 * code + action``: the authors' adapter (SumoGymAdapter._set_lights). Asking for
+        the other approach turns the green one yellow for ``yellow_steps`` steps (the first of them this step),
+        after which the approach asked for gets green, whatever the actions during the yellow were."""
+        y = self.params.yellow_steps
+        table = np.zeros(2 * (self.unset + 1), dtype=np.int64)
+        for code in range(self.unset + 1):
             for action in (0, 1):
-                yellow, green = divmod(code, 2)
-                if yellow == 0 and action != green:
-                    yellow, green = y_max, action
-                for road in (0, 1):
-                    if yellow > 0 or road != green:
-                        phantom[2 * code + action, road] = road * self.ring + self.seg
-                nxt[2 * code + action] = 2 * max(yellow - 1, 0) + green
-        return nxt, phantom
+                if code == self.unset:
+                    nxt = action
+                elif code < 2:  # a green: the same approach stays, the other one starts a yellow phase
+                    nxt = code if action == code else (2 + 2 * (y - 1) + action if y else action)
+                else:
+                    timer, target = divmod(code - 2, 2)
+                    nxt = 2 + 2 * (timer - 1) + target if timer > 0 else target
+                table[2 * code + action] = nxt
+        return table
 
     # ------------------------------------------------------------------ dynamics
     @property
@@ -134,110 +168,189 @@ class TrafficCore(Core):
         return self.params.max_steps
 
     def init_state(self, num_envs: int) -> TrafficState:
+        k = self.params.n_cars
         return TrafficState(
             t=np.zeros(num_envs, dtype=np.int64),
-            cell=np.zeros((num_envs, 2, self.params.n_cars), dtype=np.int64),
+            pos=np.full((num_envs, k), -1.0),
+            speed=np.zeros((num_envs, k)),
+            route=np.zeros((num_envs, k), dtype=np.int64),
+            leader=np.tile(np.arange(k), (num_envs, 1)),
             light=np.zeros(num_envs, dtype=np.int64),
         )
 
     def reset(self, state: TrafficState, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
-        # n_cars distinct cells per road, uniformly: the first n_cars of a random permutation, sorted.
-        keys = rng.random((len(idx), 2, self.ring))
-        cells = np.argsort(keys, axis=2)[:, :, : self.params.n_cars]
-        state.cell[idx] = np.sort(cells, axis=2) + self._ring_offset
-        state.light[idx] = 0  # road 0 green, no yellow phase
+        # The authors' route generation (car_tm = 6, car_pr = 1): car k departs at t = k on one of the two routes,
+        # drawn uniformly; no car is on the road at the first observation.
+        state.route[idx] = rng.integers(0, 2, size=(len(idx), self.params.n_cars))
+        state.pos[idx] = -1.0
+        state.speed[idx] = 0.0
+        state.leader[idx] = np.arange(self.params.n_cars)
+        state.light[idx] = self.unset
 
     def step(
         self, state: TrafficState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
-        # The light: one look-up by (light, action) for its next code, one for the cells its red roads block during
-        # this step, already broadcast to every car (comparing against an (N, 2, 1) array is three times slower).
-        light_action = state.light * 2
-        light_action += action
-        phantom = self._light_phantom.take(light_action, axis=0)
-        self._light_next.take(light_action, out=state.light)
-        # Cars: each advances one cell if the cell in front was empty at the start of the step (parallel update)
-        # and, at the stop line, its road has green; a car free to move dawdles with probability p_slow.
-        cell = state.cell
-        n = len(cell)
-        nxt = self._next_cell.take(cell)
-        free = nxt != cell.take(self._ahead, axis=2)
-        free &= nxt != phantom
-        # For bools a > b is a & ~b: one NumPy call where ``&`` and ``~`` would take two.
-        waiting = np.greater(self._in_view.take(cell), free)  # in view and blocked (dawdling does not count)
-        dawdle = bernoulli_mask((n, 2 * p.n_cars), p.p_slow, rng)[0].reshape(cell.shape)
-        move = np.greater(free, dawdle, out=free)
-        # cell += (nxt - cell) * move: a masked copy would branch on random data, which costs twice as much.
-        nxt -= cell
-        nxt *= move
-        cell += nxt
-        reward = waiting.reshape(n, -1).astype(np.float32) @ self._minus_ones
+        light = state.light * 2
+        light += action
+        self._light_next.take(light, out=state.light)
+        pos, speed = state.pos, state.speed
+        n = len(pos)
+        on_road = pos >= 0
+        # Krauss (SUMO's default): the fastest speed from which the car can still stop behind its leader (who may
+        # brake at DECEL) and, at a red light or a yellow one it can stop for, before its next stop line.
+        lead = state.leader if n == 1 else state.leader + self._car_rows(n)
+        lead_pos, lead_speed = pos.take(lead), speed.take(lead)
+        # Distances along the loop: x % LOOP for x in (-LOOP, 2 * LOOP), written as one conditional add, because
+        # NumPy's float remainder costs some thirty times as much (the result is the same to the bit).
+        gap = lead_pos - pos
+        gap += (gap < 0) * LOOP
+        gap -= CAR_LENGTH + MIN_GAP
+        gap[lead_pos == pos] = _FAR  # no car in front (the car's own index)
+        np.maximum(gap, 0.0, out=gap)
+        gap += brake_gap(lead_speed)
+        west = (pos > STOP[0]) & (pos <= STOP[1])  # the next stop line is the west approach's
+        to_north = STOP[0] - pos
+        to_north += (to_north < 0) * LOOP
+        to_line = np.where(west, STOP[1] - pos, to_north)
+        rule = self._stop_rule.take(state.light[:, None] * 2 + west)
+        # On yellow a car drives on if it cannot stop with its normal deceleration (SUMO's rule for yellow); lines
+        # out of reach this step do not matter.
+        must_stop = (rule == 2) | ((rule == 1) & (brake_gap(speed) <= to_line))
+        must_stop &= to_line < 4 * MAX_SPEED
+        # The safe speed grows with the gap, so the smaller of the two gaps gives the smaller of the two speeds.
+        safe = safe_stop_speed(np.where(must_stop, np.minimum(gap, to_line), gap))
+        fastest = np.minimum(np.minimum(speed + ACCEL, MAX_SPEED), safe)
+        # Dawdling (Krauss sigma, SUMO's dawdle2): slower by a random fraction of sigma * accel (of the speed itself
+        # below accel), never below what full braking allows, nor above the safe speed.
+        dawdle = rng.random(pos.shape)
+        dawdle *= np.minimum(fastest, ACCEL)
+        dawdle *= p.sigma
+        new = np.maximum(fastest - dawdle, speed - DECEL)
+        np.maximum(new, 0.0, out=new)
+        np.minimum(new, fastest, out=new)
+        new *= on_road  # cars not on the road stay at -1
+        speed[:] = new
+        pos += new
+        pos -= (pos >= LOOP) * LOOP
+        # Halted cars have waited >= 1 s: the authors' reward, -sum over cars of min(waiting time, 1), / 10.
+        halted = (new < HALTING_SPEED) & on_road
+        reward = halted.sum(axis=1).astype(np.float32) * np.float32(-1.0 / REWARD_SCALE) + np.float32(0.0)
+        self._insert(state)
         return reward, np.zeros(n, dtype=bool)
 
+    @staticmethod
+    def set_leaders(state: TrafficState) -> None:
+        """Recompute every car's leader from the positions (for states written by hand; the dynamics keep them)."""
+        pos = state.pos
+        d = np.remainder(pos[:, None, :] - pos[:, :, None], LOOP)
+        d[(pos < 0)[:, None, :] | (pos < 0)[:, :, None] | (d == 0)] = _FAR
+        alone = d.min(axis=2) >= _FAR
+        state.leader[:] = np.where(alone, np.arange(pos.shape[1]), d.argmin(axis=2))
+
+    def _car_rows(self, n: int) -> np.ndarray:
+        """``row * n_cars`` for a batch of ``n``: flat index of each row's first car."""
+        rows = self._car_rows_cache.get(n)
+        if rows is None:
+            k = self.params.n_cars
+            rows = self._car_rows_cache[n] = np.repeat(np.arange(n) * k, k).reshape(n, k)
+        return rows
+
+    def _insert(self, state: TrafficState) -> None:
+        """Cars whose departure time has come enter at their route's entry, standing, when the car in front has
+        moved on far enough (its back at least MIN_GAP ahead) and none is close behind; one that cannot waits
+        (SUMO's delayed insertion). Cars enter in departure order."""
+        pos = state.pos
+        due = (pos < 0) & (np.arange(self.params.n_cars) <= state.t[:, None])
+        if not due.any():
+            return
+        entries = np.array(ENTRY)
+        spacing = CAR_LENGTH + MIN_GAP
+        for k in np.flatnonzero(due.any(axis=0)):
+            rows = np.flatnonzero(due[:, k])
+            entry = entries[state.route[rows, k]]
+            others = pos[rows]
+            ahead = np.where(others < 0, _FAR, (others - entry[:, None]) % LOOP)
+            behind = np.where(others < 0, _FAR, (entry[:, None] - others) % LOOP)
+            clear = (ahead >= spacing).all(axis=1) & (behind >= spacing).all(axis=1)
+            rows, ahead, behind = rows[clear], ahead[clear], behind[clear]
+            pos[rows, k] = entries[state.route[rows, k]]
+            state.speed[rows, k] = 0.0
+            # The new car's leader is the nearest car ahead; the nearest car behind follows it now (alone: itself).
+            alone = ahead.min(axis=1) >= _FAR
+            state.leader[rows, k] = np.where(alone, k, ahead.argmin(axis=1))
+            follower = behind.argmin(axis=1)
+            state.leader[rows[~alone], follower[~alone]] = k
+
+    def cells(self, state: TrafficState) -> np.ndarray:
+        """``(N, n_cars)`` observation element (0..29) of each car, 30 for a car out of view or not on the road."""
+        index = state.pos * CELLS_PER_METRE
+        index += CELLS_PER_METRE  # -1 (not on the road) -> bin 0
+        return self._cell_of_bin.take(index.astype(np.int64))
+
     def observe(self, state: TrafficState, rng: np.random.Generator) -> np.ndarray:
-        n, width = len(state.cell), 2 * self.seg
-        # The n observations, then a spare row whose first element takes every car out of view: a scatter with no
-        # mask, and the observations are a contiguous view of the buffer.
-        buf = np.zeros((n + 1, width), dtype=np.float32)
-        if n == 1:  # no row offsets, so the table can send cars out of view to the spare element itself
-            buf.put(self._obs_index_one.take(state.cell), 1.0)
-        else:
-            index = self._obs_index.take(state.cell)
-            index += self._row_offsets(n)
-            np.minimum(index, n * width, out=index)
-            buf.ravel()[index] = 1.0  # buf is fresh and contiguous, so ravel is a view (and this beats put when large)
-        return buf[:n]
+        n = len(state.pos)
+        # The n observations, then one spare element that takes every car out of view: a scatter with no mask (the
+        # 7.5 m between fronts on a lane keeps them in distinct 4 m cells); the observations are a contiguous view.
+        index = self.cells(state)
+        index = np.where(index == 30, n * 30, index + self._row_offsets(n))
+        buf = np.zeros(n * 30 + 1, dtype=np.float32)
+        buf[index] = 1.0
+        obs = buf[: n * 30].reshape(n, 30)
+        # The junction centre (x, y in [38, 42) m) is one cell of the authors' map, in both lines: a car there,
+        # from either approach, shows in element 6 and in element 23.
+        centre = np.minimum(obs[:, CENTRE[0]] + obs[:, CENTRE[1]], 1.0)
+        obs[:, CENTRE[0]] = centre
+        obs[:, CENTRE[1]] = centre
+        return obs
 
     def _row_offsets(self, n: int) -> np.ndarray:
-        """Flat offset of each car's row in the observation buffer, ``(n, 2, n_cars)``: adding a full array is much
-        faster than broadcasting an ``(n, 1, 1)`` one."""
+        """Flat offset of each car's row in the observation buffer, ``(n, n_cars)``."""
         rows = self._rows_cache.get(n)
         if rows is None:
-            rows = np.arange(n) * 2 * self.seg
-            rows = self._rows_cache[n] = np.repeat(rows, 2 * self.params.n_cars).reshape(n, 2, self.params.n_cars)
+            rows = self._rows_cache[n] = np.repeat(np.arange(n) * 30, self.params.n_cars).reshape(n, -1)
         return rows
 
     def info(self, state: TrafficState) -> dict[str, np.ndarray]:
-        return dset_info(self.dset, len(state.cell))
+        return dset_info(self.dset, len(state.pos))
 
     # ------------------------------------------------------------------ analysis
+    def green(self, state: TrafficState) -> np.ndarray:
+        """Approach that has green (or will have, after a yellow phase); 0 before the first step."""
+        code = state.light
+        return np.where(code == self.unset, 0, np.where(code < 2, code, (code - 2) % 2))
+
+    def yellow_left(self, state: TrafficState) -> np.ndarray:
+        """Yellow steps still to come, this one included (0 while a green is shown)."""
+        code = state.light
+        return np.where((code >= 2) & (code < self.unset), (code - 2) // 2 + 1, 0)
+
     def hidden_state(self, state: TrafficState) -> dict[str, np.ndarray]:
         return {
-            "car_pos": self.car_pos(state),
-            "green": state.green,
-            "yellow_left": state.yellow,
-            "hidden_cars": (~self._in_view.take(state.cell)).sum(axis=2),
+            "car_pos": state.pos.copy(),
+            "speed": state.speed.copy(),
+            "green": self.green(state),
+            "yellow_left": self.yellow_left(state),
+            "hidden_cars": ((state.pos >= 0) & (self.cells(state) == 30)).sum(axis=1),
         }
-
-    def car_pos(self, state: TrafficState) -> np.ndarray:
-        """``(N, 2, n_cars)`` cell of every car along its own loop (0 .. ring - 1; the view is 0 .. seg - 1)."""
-        return state.cell - self._ring_offset
 
     # ------------------------------------------------------------------ presentation
     def frame(self, state: TrafficState, i: int) -> GridFrame:
-        seg, shown = self.seg, min(self.params.hidden_length, self.seg)
-        side = 2 * seg + 1
-        tiles = np.zeros((side, side), dtype=np.int64)
-        tiles[seg, :seg] = 1
-        tiles[:seg, seg] = 1
-        tiles[seg, seg + 1: seg + 1 + shown] = 2
-        tiles[seg + 1: seg + 1 + shown, seg] = 2
-        tiles[seg, seg] = 3
-        yellow, green = int(state.yellow[i]), int(state.green[i])
-        for road, cell in ((0, (seg + 1, seg - 1)), (1, (seg - 1, seg + 1))):
-            tiles[cell] = 5 if yellow > 0 else (4 if road == green else 6)
-        markers = []
-        off = 0
-        for road, color, char in ((0, (60, 110, 220), ">"), (1, (235, 140, 40), "v")):
-            for x in self.car_pos(state)[i, road]:
-                x = int(x)
-                if x >= seg + shown:
-                    off += 1
-                    continue
-                along = x if x < seg else x + 1
-                r, c = (seg, along) if road == 0 else (along, seg)
-                markers.append(Marker(r, c, color, char, scale=0.75))
+        tiles = np.zeros((15, 15), dtype=np.int64)
+        tiles[:, 8] = 1  # the north-south line, north at the top
+        tiles[6, :] = 1  # the east-west line, west at the left
+        tiles[6, 8] = 3
+        yellow, green = int(self.yellow_left(state)[i]), int(self.green(state)[i])
+        tiles[5, 8] = 5 if yellow > 0 else (4 if green == 0 else 6)  # the north approach's stop line is in cell 5
+        tiles[6, 6] = 5 if yellow > 0 else (4 if green == 1 else 6)  # the west approach's in cell 6
+        markers, off = [], 0
+        for index, x in zip(self.cells(state)[i], state.pos[i]):
+            if index < 15:
+                markers.append(Marker(int(index), 8, (235, 140, 40), "v", scale=0.75))
+            elif index < 30:
+                markers.append(Marker(6, int(index) - 15, (60, 110, 220), ">", scale=0.75))
+            else:
+                off += 1
         light = "yellow" if yellow > 0 else f"green {ROAD_NAMES[green]}"
         return GridFrame(
             tiles=tiles,
@@ -258,99 +371,118 @@ class TrafficCore(Core):
         import pygame
 
         return {
-            (pygame.K_LEFT,): 0, (pygame.K_RIGHT,): 0, (pygame.K_a,): 0, (pygame.K_d,): 0,
-            (pygame.K_UP,): 1, (pygame.K_DOWN,): 1, (pygame.K_w,): 1, (pygame.K_s,): 1,
+            (pygame.K_UP,): 0, (pygame.K_DOWN,): 0, (pygame.K_w,): 0, (pygame.K_s,): 0,
+            (pygame.K_LEFT,): 1, (pygame.K_RIGHT,): 1, (pygame.K_a,): 1, (pygame.K_d,): 1,
         }
 
 
 def scripted_action(core: TrafficCore, state: TrafficState | None, obs: np.ndarray, know_hidden: bool) -> np.ndarray:
     """A batch of actions of a scripted light controller; the figures in the docstrings and tests come from it.
 
-    Reactive (``know_hidden=False``, uses only ``obs``): green for the approach with more cars in view (ties:
-    east-west); of the reactive rules we tried (fuller approach, longer queue at the stop line, nearest car, cars in
-    the last five cells) it did best. Oracle (``know_hidden=True``, also reads ``state``: the light and every car,
-    in view or not): with ``dist`` a car's distance to the stop line round the loop, keep the green road while one
-    of its cars is within 2 cells of the stop line, unless the other road has more than 2 more cars within 5 cells;
-    with no such car, switch as soon as the other road has a car within 5 cells.
+    Reactive (``know_hidden=False``, uses only ``obs``): green for the approach with more cars on its incoming
+    cells (north-south cells 0..5, east-west cells 15..21; ties: north-south). Oracle (``know_hidden=True``, also
+    reads ``state``: every car, in view or not): keep the current green while one of its cars is within 20 m of its
+    stop line; otherwise green for the approach whose nearest car is nearer.
     """
+    incoming = (obs[:, :6].sum(axis=1), obs[:, 15:22].sum(axis=1))
     if not know_hidden:
-        occ = obs.reshape(len(obs), 2, core.seg)
-        return (occ[:, 1].sum(axis=1) > occ[:, 0].sum(axis=1)).astype(np.int64)
+        return (incoming[1] > incoming[0]).astype(np.int64)
     if state is None:
         raise ValueError("the oracle (know_hidden=True) needs the state")
-    rows = np.arange(len(state.green))
-    dist = (core.seg - 1 - core.car_pos(state)) % core.ring  # (N, 2, n_cars); cars past the crossing have a lap to go
-    cur, other = state.green, 1 - state.green
-    cur_busy = (dist[rows, cur] <= 2).any(axis=1)
-    other_soon, cur_soon = (dist[rows, other] <= 5).sum(axis=1), (dist[rows, cur] <= 5).sum(axis=1)
-    switch = (~cur_busy & (other_soon > 0)) | (other_soon > cur_soon + 2)
-    return np.where(switch, other, cur).astype(np.int64)
+    on_road = state.pos >= 0
+    near = [np.where(on_road, (STOP[r] - state.pos) % LOOP, _FAR).min(axis=1) for r in (0, 1)]
+    cur = core.green(state)
+    busy = np.where(cur == 0, near[0], near[1]) <= 20.0
+    best = (near[1] < near[0]).astype(np.int64)
+    return np.where(busy, cur, best).astype(np.int64)
 
 
 class TrafficEnv(MemoryEnv):
-    """Traffic control (Suau et al., influence-aware memory), re-implemented as a cellular model without SUMO.
+    """Traffic control (Suau et al., influence-aware memory) on the authors' network, without SUMO.
 
     ## Description
-    Two loop roads cross at one intersection with a traffic light: road 0 runs east-west, road 1 north-south. The
-    agent sees the last ``segment_length`` = 15 cells of each road before the crossing (its approach) and decides
-    every step which approach has green. The rest of each loop (``hidden_length`` = 15 cells) is out of view: a car
-    that crosses disappears and comes back at the start of its approach some 15 steps later. A memory of the cars
-    that left (the paper's d-set: the last two cells of each approach, observation indices 13, 14, 28, 29) predicts
-    arrivals; the current observation does not, nor does it show the light, which changes only after a yellow phase.
+    The authors' network (influence-aware-memory, ``environments/sumo/scenarios/loop_network``): two one-lane loops
+    meet at one signalised junction at (40, 40) m, loop A (about 145 m) to the south-west and loop B (about 251 m)
+    to the north-east. All ``n_cars`` = 6 cars drive the same figure-8 (their generated routes): down the north
+    approach L68, straight through the junction into loop A, round it, in again on the west approach L64, straight
+    through into loop B, round it and back to L68, so every car alternates between the two approaches. The agent
+    chooses every second (one step) which approach has green. It sees two 15-cell lines of 4 m cells through the
+    junction: about 6 cells of each approach, the junction, and 6 to 8 cells of each outgoing road. A car leaving
+    the view on an outgoing road comes back some 15 to 30 s later on the other approach; the far end of the two
+    outgoing lines (the authors' d-set, observation indices 13, 14, 28, 29) is what a memory should keep. The light
+    is not in the observation, and a change of green takes a 6 s yellow phase.
 
-    **The traffic model** (a cellular automaton, not SUMO's car-following physics; the IAM paper used SUMO). Each
-    road is a loop of ``segment_length + hidden_length`` cells holding ``n_cars`` cars (at most one per cell), placed
-    uniformly at random at reset. Every step, in parallel, each car moves one cell forward if the cell in front of
-    it was empty at the start of the step (rule 184), except that a car on the stop line (the last approach cell)
-    crosses only if its road has green, and a car free to move stays put with probability ``p_slow`` (the
-    Nagel-Schreckenberg dawdling that makes arrivals irregular). A car crossing goes straight to the first cell
-    past the crossing, on its own road; the roads never share a cell, and the light never gives both green.
+    **Cars** follow SUMO's default model, re-implemented in NumPy with one step per second: Krauss car-following
+    (acceleration 2.6 m/s^2, deceleration 4.5 m/s^2, reaction time 1 s, driver imperfection ``sigma`` = 0.5, car
+    length 5 m, minimum gap 2.5 m, speed limit 8.3 m/s: about two 4 m cells per step), with SUMO's Euler-update
+    formulas for the safe speed behind a leader and before a stop line. A car stops for a red light 1 m before the
+    stop line (where SUMO 1.20 halts it on this network), and for a yellow one when it can brake in time. Car
+    ``k`` departs at ``t = k`` s on one of the two routes drawn uniformly (entering 5 m into L67 or L63, standing,
+    and waiting while the entry is taken), as the authors' route generation does (``car_tm`` = 6, ``car_pr`` = 1).
 
-    **The light.** Action ``a`` asks for green on road ``a``. If road ``a`` has green, or a yellow phase is running,
-    nothing changes (actions during yellow are ignored). Otherwise a yellow phase of ``yellow_steps`` = 3 steps
-    starts, during which no car crosses, and road ``a`` has green from the step after it. At reset road 0 has green.
+    **The light** follows the authors' adapter (``SumoGymAdapter._set_lights``): the first action sets the green at
+    once; later, asking for the other approach turns the green one yellow for ``yellow_steps`` = 6 steps (the first
+    of them that step; the other approach stays red), after which the approach asked for gets green whatever the
+    actions during the yellow were.
+
+    **What a NumPy model does not reproduce of SUMO**: its random number streams (so no step-by-step equality);
+    the junction's internal right-of-way logic (foe checks, impatience; with the figure-8 routes and a 6 s yellow
+    no two cars meet in the junction, so it never acts here); lane changing and teleporting (one lane, no
+    gridlock); SUMO's exact insertion checks (approximated: a car enters when the car ahead is 7.5 m on); its
+    rule for the curved corner lanes (here straight, at the speed limit, as the network's connections allow); and
+    anything finer than a 1 s step. Under the random, fixed-cycle and reactive policies the returns agree with the
+    authors' SUMO environment within 2 % (within sampling error at 500 episodes each), and so do the cars in view
+    and how often each observation element is occupied (``docs/results/faithfulness.md``).
 
     ## Action Space
-    ``Discrete(2)``: 0 green for east-west, 1 green for north-south.
+    ``Discrete(2)``: 0 green for the north approach (the authors' phase ``GGrr``), 1 green for the west approach
+    (``rrGG``).
 
     ## Observation Space
-    ``Box(0, 1, (2 * segment_length,), float32)``, 30 by default: occupancy (1 = a car) of the east-west approach
-    cells from the far end to the stop line (indices 0..14), then the north-south approach likewise (15..29).
+    ``Box(0, 1, (30,), float32)``: whether a car's front is in each 4 m cell of the authors' map column 8 (x in
+    [38, 42) m, north to south: indices 0 to 14; the north stop line is in cell 5, the junction centre in 6) and
+    row 6 (y in [38, 42) m, west to east: indices 15 to 29; the west stop line is in cell 21, the junction centre
+    in 23). The centre cell belongs to both lines, so a car there
+    shows in elements 6 and 23.
 
     ## Rewards
-    Minus the number of waiting cars in the two approaches: cars in view that could not move this step because the
-    cell in front was taken or their light was not green (dawdling cars do not count). Between -2 * ``n_cars`` and 0.
+    The authors' ``waiting_time`` reward: minus the number of cars in the network that are halted (speed below
+    0.1 m/s, so their SUMO waiting time is at least 1 s), divided by 10. Between -0.6 and 0 with 6 cars.
 
     ## Starting State
-    Cars at ``n_cars`` distinct uniformly random cells of each loop; road 0 green, no yellow phase.
+    No car on the road; each car's route drawn uniformly; the light unset until the first action.
 
     ## Episode End
-    No termination; truncation after ``max_steps`` = 250 steps.
+    No termination; truncation after ``max_steps`` = 250 steps (the authors' ``max_episode_steps``).
 
     ## Arguments
-    * ``segment_length`` (int in [2, 200], default 15): observed approach cells per road.
-    * ``hidden_length`` (int in [1, 1000], default 15): cells of each loop out of view.
-    * ``n_cars`` (int in [1, segment_length + hidden_length - 1], default 6): cars per road.
-    * ``p_slow`` (float in [0, 1], default 0.1): dawdling probability.
-    * ``yellow_steps`` (int in [0, 100], default 3): length of the yellow phase between greens.
+    * ``n_cars`` (int in [1, 40], default 6): cars, departing one per second.
+    * ``yellow_steps`` (int in [0, 100], default 6): length of the yellow phase (the authors' ``y_t``).
+    * ``sigma`` (float in [0, 1], default 0.5): Krauss driver imperfection (SUMO's default).
     * ``max_steps`` (int >= 1, default 250): episode length.
 
     ## Hidden state and bounds
-    ``hidden_state()`` gives ``car_pos`` (``(2, n_cars)`` cells along each loop), ``green``, ``yellow_left`` and
-    ``hidden_cars`` (cars out of view per road); ``info["dset"]`` and ``core.dset`` give the d-set indices
-    (13, 14, 28, 29 by default). No closed-form optimal or memoryless return is known (both ``None``). Monte-Carlo
-    figures per episode (2000 episodes, seed 0; ``tests/test_traffic.py``, :func:`scripted_action`): uniform random
-    -1676; the best reactive script we found (green for the fuller approach) -920; a fixed cycle of 10 steps per
-    road, which needs only a step counter (memory) -530; the oracle script that sees the light and the cars out of
-    view -291.
+    ``hidden_state()`` gives ``car_pos`` (metres along the route, -1 before departure), ``speed``, ``green``,
+    ``yellow_left`` and ``hidden_cars`` (cars on the road out of view); ``info["dset"]`` and ``core.dset`` give the
+    d-set indices 13, 14, 28, 29. No closed-form optimal or memoryless return is known (both ``None``).
+    Monte-Carlo figures per episode (2000 episodes, seed 0; ``tests/test_traffic.py``, :func:`scripted_action`):
+    uniform random -39.7; a fixed cycle of 20 steps per approach (needs a step counter: memory) -33.8; the reactive
+    script (green for the approach with more incoming cars) -33.2; the oracle script that sees every car -9.9.
 
     ## Reference
     * M. Suau, J. He, E. Congeduti, R. A. N. Starre, A. Czechowski, F. A. Oliehoek, "Influence-aware Memory
       Architectures for Deep Reinforcement Learning in POMDPs", Neural Computing and Applications, 2022
-      (arXiv:1911.07643): the traffic-control task (SUMO there; a cellular model here).
-    * K. Nagel, M. Schreckenberg, "A cellular automaton model for freeway traffic", J. Physique I 2, 1992.
+      (arXiv:1911.07643); code: github.com/INFLUENCEorg/influence-aware-memory (``environments/sumo``).
+    * S. Krauss, "Microscopic Modeling of Traffic Flow: Investigation of Collision Free Vehicle Dynamics", 1998;
+      P. A. Lopez et al., "Microscopic Traffic Simulation using SUMO", ITSC 2018.
 
     ## Version History
+    * v0 (changed in place before release): rebuilt on the authors' layout. Was: two separate loops of 30 cells
+      with 6 cars each, a car returning to its own approach, 15 approach cells per road with the stop line at the
+      end of the view, a rule-184 automaton at one cell per step, yellow 3 steps, reward minus the waiting cars in
+      view. Now: one figure-8 with 6 cars in total, the authors' observation window and d-set, SUMO's Krauss
+      car-following at up to 8.3 m/s (about 2 cells per step), yellow 6 steps, the authors' reward. The arguments
+      ``segment_length``, ``hidden_length`` and ``p_slow`` are gone; ``sigma`` is new.
     * v0: initial release.
     """
 
