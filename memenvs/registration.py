@@ -58,6 +58,13 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("memenvs/Traffic-v0", "memenvs.envs.traffic:TrafficEnv", "memenvs.envs.traffic:TrafficVectorEnv",
              "IAM traffic control on the authors' figure-8: one light, SUMO's car model in NumPy, cars return unseen."),
     EnvEntry("memenvs/NonstationaryCartPole-v0", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleEnv", "memenvs.envs.nonstationary_cartpole:NonstationaryCartPoleVectorEnv", "CartPole whose physics (pole, gravity, force, inverted actions) switch on a seeded schedule of episodes.", realtime=True),  # noqa: E501
+    EnvEntry("memenvs/Navigation2D-v0", "memenvs.envs.navigation2d:Navigation2DEnv",
+             "memenvs.envs.navigation2d:Navigation2DVectorEnv",
+             "MAML's 2D navigation (meta-RL): reach a goal seen only through the reward; the goal is the task."),
+    EnvEntry("memenvs/HalfCheetahDir-v0", "memenvs.envs.half_cheetah_dir:HalfCheetahDirEnv",
+             "memenvs.envs.half_cheetah_dir:HalfCheetahDirVectorEnv",
+             "MAML's HalfCheetahDir (meta-RL): run forward or backward, the direction seen only in the reward "
+             "(mujoco extra)."),
     EnvEntry("memenvs/FlickeringPong-v0", "memenvs.envs.atari:make_flickering_atari", None,
              "DRQN's Flickering Pong: ALE Pong, 84x84 frames blanked with p=0.5 each step (atari extra).",
              {"game": "pong"}, realtime=True),

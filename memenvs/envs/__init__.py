@@ -28,6 +28,10 @@ _EXPORTS = {
     "TrafficVectorEnv": "traffic",
     "NonstationaryCartPoleEnv": "nonstationary_cartpole",
     "NonstationaryCartPoleVectorEnv": "nonstationary_cartpole",
+    "Navigation2DEnv": "navigation2d",
+    "Navigation2DVectorEnv": "navigation2d",
+    "HalfCheetahDirEnv": "half_cheetah_dir",
+    "HalfCheetahDirVectorEnv": "half_cheetah_dir",
 }
 
 __all__ = list(_EXPORTS)

@@ -68,7 +68,9 @@ class Core(ABC):
     reset_options: ClassVar[tuple[str, ...]] = ()
 
     observation_space: spaces.Space
-    action_space: spaces.Discrete
+    #: ``Discrete`` (integer actions) or a float32 ``Box`` (continuous actions: the facades pass finite float32
+    #: arrays of the box's shape and leave the clipping to the core, as continuous-control envs do).
+    action_space: spaces.Discrete | spaces.Box
 
     def __init__(self, params: Any) -> None:
         self.params = params
@@ -108,7 +110,8 @@ class Core(ABC):
     def step(
         self, state: State, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every copy by one step with the (already validated) integer actions, in place.
+        """Advance every copy by one step with the (already validated) actions, in place: integers ``int64[N]`` for a
+        ``Discrete`` action space, ``float32[N, *shape]`` for a ``Box``.
 
         Returns ``(reward float32[N], terminated bool[N])``. ``state.t`` still holds the index of this step; the
         caller increments it afterwards. A copy in a terminal state may be stepped (its result is discarded)."""
@@ -142,6 +145,22 @@ class Core(ABC):
     def keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard mapping for :func:`gymnasium.utils.play.play` (pygame key codes to actions)."""
         return {}
+
+
+def check_box_actions(actions: Any, shape: tuple[int, ...], name: str = "action") -> np.ndarray:
+    """``actions`` as a float32 array of ``shape`` if it is made of finite real numbers of that shape; a
+    ``ValueError`` naming ``name`` otherwise. Values outside the box are allowed (the core clips them): a Gaussian
+    policy's samples are unbounded and Gymnasium's continuous-control envs accept them too."""
+    a = np.asarray(actions) if not isinstance(actions, np.ndarray) else actions
+    if a.dtype.kind not in "iuf" or a.shape != shape:
+        raise ValueError(
+            f"{name} must be an array of finite numbers of shape {shape}, got {actions!r}"
+            if a.dtype.kind not in "iuf" else f"{name} must have shape {shape}, got shape {a.shape}"
+        )
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite, got {actions!r}")
+    return a
 
 
 def dset_info(dset: np.ndarray, num_envs: int) -> dict[str, np.ndarray]:

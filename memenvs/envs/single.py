@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from memenvs.envs.core import Core
+from gymnasium import spaces
+
+from memenvs.envs.core import Core, check_box_actions
 from memenvs.envs.params import build_params
 from memenvs.envs.rendering import RENDER_MODES, Renderer
 
@@ -32,10 +34,14 @@ class MemoryEnv(gym.Env):
         self._renderer = Renderer(render_mode, core_class.render_fps, title=core_class.name)
         self.render_mode = render_mode
         self._max_steps = self.core.max_steps
-        self._n_actions = int(self.action_space.n)
+        self._box = isinstance(self.action_space, spaces.Box)
+        self._n_actions = 0 if self._box else int(self.action_space.n)
         self._state = self.core.init_state(1)
         self._all = np.zeros(1, dtype=np.intp)
-        self._action = np.zeros(1, dtype=np.int64)
+        if self._box:
+            self._action = np.zeros((1, *self.action_space.shape), dtype=np.float32)
+        else:
+            self._action = np.zeros(1, dtype=np.int64)
         self._t = 0  # state.t[0] as a Python int: one array write per step instead of an in-place add and a read
         # A core without info (most) costs nothing per step; one with info is asked for it.
         self._has_info = type(self.core).info is not Core.info
@@ -75,7 +81,9 @@ class MemoryEnv(gym.Env):
             self.render()
         return obs, float(reward[0]), term, trunc, self._info() if self._has_info else {}
 
-    def _check_action(self, action: Any) -> int:
+    def _check_action(self, action: Any) -> int | np.ndarray:
+        if self._box:
+            return check_box_actions(action, self.action_space.shape)
         try:
             a = operator.index(action)
         except TypeError:
@@ -101,7 +109,7 @@ class MemoryEnv(gym.Env):
         """Expected undiscounted return of the best reactive (observation -> action) policy."""
         return self.core.memoryless_return()
 
-    def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
+    def get_keys_to_action(self) -> dict[tuple[int, ...], Any]:
         """Keyboard mapping for :func:`gymnasium.utils.play.play`."""
         return self.core.keys_to_action()
 

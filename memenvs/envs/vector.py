@@ -9,7 +9,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from memenvs.envs.core import Core
+from gymnasium import spaces
+
+from memenvs.envs.core import Core, check_box_actions
 from memenvs.envs.params import build_params, check_int
 from memenvs.envs.rendering import RENDER_MODES, Renderer
 
@@ -68,7 +70,8 @@ class MemoryVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self._renderer = Renderer(render_mode, core_class.render_fps, title=core_class.name)
         self._max_steps = self.core.max_steps
-        self._n_actions = int(self.single_action_space.n)
+        self._box = isinstance(self.single_action_space, spaces.Box)
+        self._n_actions = 0 if self._box else int(self.single_action_space.n)
         self._state = self.core.init_state(self.num_envs)
         self._all = np.arange(self.num_envs)
         self._pending = np.zeros(self.num_envs, dtype=bool)
@@ -141,6 +144,8 @@ class MemoryVectorEnv(VectorEnv):
         return obs, reward, terminated, truncated, info
 
     def _check_actions(self, actions: Any) -> np.ndarray:
+        if self._box:
+            return check_box_actions(actions, (self.num_envs, *self.single_action_space.shape), "actions")
         a = np.asarray(actions)
         if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":
             raise ValueError(
