@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 import memenvs  # noqa: F401  (registers the ids)
@@ -44,13 +45,33 @@ def contract_tests(configs: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Any]
     return test_checkers, test_contract
 
 
+def random_action(space: spaces.Space, rng: np.random.Generator) -> Any:
+    """A random action of a ``Discrete`` space (an int), or of a ``Box`` (float32, drawn from one and a half times
+    the box so that the clipping is exercised too)."""
+    if isinstance(space, spaces.Box):
+        return (1.5 * rng.uniform(space.low, space.high)).astype(space.dtype)
+    return int(rng.integers(space.n))
+
+
+def random_actions(space: spaces.Space, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A batch of ``n`` random actions for a vector env whose single action space is ``space``."""
+    if isinstance(space, spaces.Box):
+        return (1.5 * rng.uniform(space.low, space.high, size=(n, *space.shape))).astype(space.dtype)
+    return rng.integers(space.n, size=n)
+
+
+def null_actions(space: spaces.Space, n: int) -> np.ndarray:
+    """A batch of ``n`` zero actions (action 0, or the zero vector)."""
+    return np.zeros((n, *space.shape), dtype=space.dtype) if isinstance(space, spaces.Box) else np.zeros(n, np.int64)
+
+
 def rollout(env: gym.Env, seed: int, n_steps: int, action_seed: int = 123) -> list[tuple]:
     """Run seeded random actions for ``n_steps`` (resetting at episode ends); return every transition."""
     rng = np.random.default_rng(action_seed)
     obs, _ = env.reset(seed=seed)
     out = [("reset", np.array(obs))]
     for _ in range(n_steps):
-        a = int(rng.integers(env.action_space.n))
+        a = random_action(env.action_space, rng)
         obs, r, term, trunc, _ = env.step(a)
         out.append((a, np.array(obs), r, term, trunc))
         if term or trunc:
@@ -93,7 +114,7 @@ def check_spaces_and_types(env_id: str, n_steps: int = 300, **kwargs: Any) -> No
     seen = [obs]
     rng = np.random.default_rng(0)
     for _ in range(n_steps):
-        obs, r, term, trunc, info = env.step(int(rng.integers(env.action_space.n)))
+        obs, r, term, trunc, info = env.step(random_action(env.action_space, rng))
         assert env.observation_space.contains(obs), obs
         assert obs.dtype == env.observation_space.dtype
         assert type(r) is float and type(term) is bool and type(trunc) is bool
@@ -116,7 +137,7 @@ def vector_rollout(envs: gym.vector.VectorEnv, seed: int, n_steps: int) -> list[
     obs, _ = envs.reset(seed=seed)
     out = [(obs.copy(),)]
     for _ in range(n_steps):
-        actions = rng.integers(envs.single_action_space.n, size=envs.num_envs)
+        actions = random_actions(envs.single_action_space, envs.num_envs, rng)
         obs, r, term, trunc, _ = envs.step(actions)
         out.append((obs.copy(), r.copy(), term.copy(), trunc.copy()))
     return out
@@ -132,7 +153,7 @@ def check_vector_determinism(env_id: str, num_envs: int = 8, n_steps: int = 300,
 def check_vector_matches_single(env_id: str, n_steps: int = 400, **kwargs: Any) -> None:
     """A native vector env of one copy reproduces the single env step for step under the same seed."""
     single = rollout(gym.make(env_id, **kwargs), seed=11, n_steps=n_steps)
-    actions = [t[0] for t in single if t[0] != "reset"]
+    actions = [t[0] for t in single if not isinstance(t[0], str)]
     for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         envs = gym.make_vec(env_id, num_envs=1, autoreset_mode=mode, **kwargs)
         obs, _ = envs.reset(seed=11)
@@ -140,7 +161,7 @@ def check_vector_matches_single(env_id: str, n_steps: int = 400, **kwargs: Any) 
         pending = False
         for a in actions:
             if pending:  # NEXT_STEP: this step only resets
-                obs, r, term, trunc, _ = envs.step(np.array([0]))
+                obs, r, term, trunc, _ = envs.step(null_actions(envs.single_action_space, 1))
                 assert r[0] == 0 and not term[0] and not trunc[0]
                 got.append(("reset", obs[0].copy()))
                 pending = False
@@ -153,7 +174,7 @@ def check_vector_matches_single(env_id: str, n_steps: int = 400, **kwargs: Any) 
                 got.append((a, obs[0].copy(), float(r[0]), bool(term[0]), bool(trunc[0])))
                 pending = done and mode is AutoresetMode.NEXT_STEP
         if pending:
-            obs, *_ = envs.step(np.array([0]))
+            obs, *_ = envs.step(null_actions(envs.single_action_space, 1))
             got.append(("reset", obs[0].copy()))
         assert_same(single, got)
 
@@ -171,7 +192,7 @@ def check_pickle(env_id: str, n_steps: int = 50, **kwargs: Any) -> None:
     clone = pickle.loads(pickle.dumps(envs))
     rng = np.random.default_rng(0)
     for _ in range(n_steps):
-        actions = rng.integers(envs.single_action_space.n, size=4)
+        actions = random_actions(envs.single_action_space, 4, rng)
         for x, y in zip(envs.step(actions)[:4], clone.step(actions)[:4]):
             np.testing.assert_array_equal(x, y)
     envs.close()
@@ -182,7 +203,7 @@ def _continue(env: gym.Env, n: int = 60) -> list[tuple]:
     rng = np.random.default_rng(9)
     out = []
     for _ in range(n):
-        a = int(rng.integers(env.action_space.n))
+        a = random_action(env.action_space, rng)
         obs, r, term, trunc, _ = env.step(a)
         out.append((a, np.array(obs), r, term, trunc))
         if term or trunc:
@@ -201,7 +222,7 @@ def check_render_modes(env_id: str, **kwargs: Any) -> None:
     changed = False
     rng = np.random.default_rng(0)
     for _ in range(30):
-        _, _, term, trunc, _ = env.step(int(rng.integers(env.action_space.n)))
+        _, _, term, trunc, _ = env.step(random_action(env.action_space, rng))
         frame = env.render()
         assert frame.shape == first.shape
         changed |= not np.array_equal(frame, first)
@@ -216,11 +237,14 @@ def check_render_modes(env_id: str, **kwargs: Any) -> None:
     env.close()
     env = gym.make(env_id, render_mode="human", **kwargs)
     env.reset(seed=0)
-    env.step(0)
+    env.step(null_actions(env.action_space, 1)[0] if isinstance(env.action_space, spaces.Box) else 0)
     env.close()
     env.close()
     keys = env.unwrapped.get_keys_to_action()
-    assert keys and set(keys.values()) == set(range(env.action_space.n))
+    if isinstance(env.action_space, spaces.Box):
+        assert keys and all(env.action_space.contains(a) for a in keys.values())
+    else:
+        assert keys and set(keys.values()) == set(range(env.action_space.n))
     envs = gym.make_vec(env_id, num_envs=3, render_mode="rgb_array", **kwargs)
     envs.reset(seed=0)
     frames = envs.render()
@@ -228,25 +252,43 @@ def check_render_modes(env_id: str, **kwargs: Any) -> None:
     envs.close()
 
 
-def check_invalid_actions(env_id: str, bad_actions: tuple = (-1, 99, 1.5, "a", None), **kwargs: Any) -> None:
-    """An invalid action raises ValueError and changes nothing: the episode continues as if it never happened."""
+def check_invalid_actions(env_id: str, bad_actions: tuple | None = None, vector: bool = True,
+                          **kwargs: Any) -> None:
+    """An invalid action raises ValueError and changes nothing: the episode continues as if it never happened.
+    ``vector=False`` skips the vector env (a Gymnasium ``SyncVectorEnv`` steps its copies one by one, so a bad row
+    for the third copy is found after the first two have moved)."""
     env = gym.make(env_id, **kwargs)
     ref = gym.make(env_id, **kwargs)
+    box = isinstance(env.action_space, spaces.Box)
+    if bad_actions is None:
+        shape = env.action_space.shape
+        bad_actions = ((None, "a", np.zeros(shape[0] + 1), np.full(shape, np.nan), np.zeros((1, *shape)), True)
+                       if box else (-1, 99, 1.5, "a", None))
     env.reset(seed=4)
     ref.reset(seed=4)
     for bad in bad_actions:
         with pytest.raises(ValueError, match="action"):
             env.step(bad)
     assert_same(_continue(env), _continue(ref))
+    if not vector:
+        return
     envs = gym.make_vec(env_id, num_envs=3, **kwargs)
     refs = gym.make_vec(env_id, num_envs=3, **kwargs)
     envs.reset(seed=4)
     refs.reset(seed=4)
-    n = envs.single_action_space.n
-    for bad in (np.array([0, n, 0]), np.array([-1, 0, 0]), np.array([0, 0]), np.array([0.5, 0, 0])):
+    space = envs.single_action_space
+    if box:
+        good = null_actions(space, 3)
+        nan = good.copy()
+        nan[2, 0] = np.inf
+        bads = (good[:2], good[:, :-1], nan, good.astype(str), None)
+    else:
+        n = space.n
+        bads = (np.array([0, n, 0]), np.array([-1, 0, 0]), np.array([0, 0]), np.array([0.5, 0, 0]))
+    for bad in bads:
         with pytest.raises(ValueError, match="actions"):
             envs.step(bad)
-    actions = np.zeros(3, dtype=np.int64)
+    actions = null_actions(space, 3)
     for x, y in zip(envs.step(actions)[:4], refs.step(actions)[:4]):
         np.testing.assert_array_equal(x, y)
 

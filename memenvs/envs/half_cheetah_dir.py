@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -180,8 +181,8 @@ class HalfCheetahDirVectorEnv(SyncVectorEnv):
         except ValueError:
             allowed = ", ".join(m.value for m in AutoresetMode)
             raise ValueError(f"autoreset_mode must be one of {allowed}, got {autoreset_mode!r}") from None
-        super().__init__([lambda: HalfCheetahDirEnv(render_mode=render_mode, max_steps=max_steps)] * num_envs,
-                         autoreset_mode=mode)
+        make = functools.partial(HalfCheetahDirEnv, render_mode=render_mode, max_steps=max_steps)  # picklable
+        super().__init__([make] * num_envs, autoreset_mode=mode)
 
     @property
     def task_space(self) -> spaces.Box:

@@ -87,9 +87,10 @@ class MetaCore(TaskDistribution, Core):
 
         The draw is made for every reset copy whether or not it is used, so the generator advances the same way
         whichever copies happen to hold a task (a batch of one draws what a single env does)."""
+        given = self.check_tasks(options["task"], len(idx)) if options and "task" in options else None
         drawn = self.sample_tasks(len(idx), rng)
-        if options and "task" in options:
-            state.task[idx] = self.check_tasks(options["task"], len(idx))
+        if given is not None:
+            state.task[idx] = given
         else:
             keep = state.has_task[idx]
             state.task[idx] = np.where(keep.reshape(-1, *([1] * len(self.task_space.shape))), state.task[idx], drawn)

@@ -1,0 +1,228 @@
+"""MAML-MLP vs MAML-RNN (frozen recurrent weights) vs the meta-LSTM on Navigation2D and HalfCheetahDir.
+
+The question (from a founding document of the project): does MAML improve when every linear layer of its policy
+is an RNN cell whose recurrent weights stay frozen? Measured as the pre- and post-adaptation return per
+meta-iteration of MAML-TRPO with each policy, next to an RL^2-style meta-LSTM (no inner gradient: its adaptation
+is its hidden state, carried across the two episodes of a trial).
+
+``python -m memenvs.baselines.maml_comparison run --env navigation --methods mlp rnn --seeds 0 1 2 --iterations N``
+appends one row per meta-iteration to ``OUT/runs.jsonl`` and one row per finished run (the final policy's
+deterministic evaluation on 40 fixed tasks, wall time, env steps/s, the command) to ``OUT/final.jsonl``; runs
+already in ``final.jsonl`` are skipped, so an interrupted job resumes run by run. ``report`` writes the tables and
+the curves (mean +- standard error over seeds). ``--paper`` sets the paper's budget (500 meta-iterations,
+meta-batch 20 tasks for Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task) unchanged; add
+``--device cuda`` on a machine with a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+ENVS = {"navigation": "memenvs/Navigation2D-v0", "cheetah": "memenvs/HalfCheetahDir-v0"}
+#: The paper's meta-batch size (tasks per meta-iteration) per env; 20 trajectories per task and 500 iterations.
+PAPER_META_BATCH = {"navigation": 20, "cheetah": 40}
+PAPER_ITERATIONS = 500
+METHODS = ("mlp", "rnn", "meta_lstm")
+EVAL_TASKS, EVAL_SEED = 40, 12345
+
+
+def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
+    """The fixed evaluation tasks of ``env`` (the same for every method and seed)."""
+    import gymnasium as gym
+
+    import memenvs  # noqa: F401
+
+    e = gym.make(ENVS[env])
+    tasks = e.unwrapped.sample_tasks(n, np.random.default_rng(EVAL_SEED))
+    e.close()
+    return tasks
+
+
+def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, device: str,
+             hidden: tuple[int, ...], runs_path: str | None) -> dict[str, Any]:
+    """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come."""
+    import gymnasium as gym
+
+    from memenvs.baselines.maml import MAMLConfig, evaluate_adaptation, train_maml
+    from memenvs.baselines.maml_policies import POLICIES
+
+    torch.manual_seed(seed)
+    probe = gym.make(ENVS[env])
+    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+    probe.close()
+    policy = POLICIES[method](obs_dim, act_dim, hidden_sizes=hidden).to(device)
+    cfg = MAMLConfig(meta_batch_size=meta_batch, fast_batch_size=fast_batch)
+
+    def log(row: dict[str, Any]) -> None:
+        print(f"[{env} {method} seed {seed}] it {row['iteration']}: pre {row['pre_return']:.2f} "
+              f"post {row['post_return']:.2f} ({row['wall_s']:.0f}s)", flush=True)
+        if runs_path:
+            with open(runs_path, "a") as f:
+                f.write(json.dumps({"env": env, "method": method, "seed": seed, **row}) + "\n")
+
+    history = train_maml(ENVS[env], policy, cfg, iterations, seed=seed, log=log, device=device)
+    tasks = eval_tasks(env)
+    envs = gym.make_vec(ENVS[env], num_envs=len(tasks) * fast_batch, autoreset_mode="Disabled")
+    envs.reset(seed=EVAL_SEED)
+    final = evaluate_adaptation(envs, policy, cfg, tasks, torch.Generator().manual_seed(EVAL_SEED), device=device)
+    envs.close()
+    wall = history[-1]["wall_s"]
+    steps = history[-1]["total_env_steps"]
+    return {"eval_pre_return": final["pre_return"], "eval_post_return": final["post_return"],
+            "last_pre_return": history[-1]["pre_return"], "last_post_return": history[-1]["post_return"],
+            "wall_s": wall, "env_steps": steps, "env_steps_per_s": steps / wall}
+
+
+def done_runs(path: str) -> set[tuple[str, str, int]]:
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return {(r["env"], r["method"], r["seed"]) for r in map(json.loads, f)}
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    final_path, runs_path = os.path.join(args.out, "final.jsonl"), os.path.join(args.out, "runs.jsonl")
+    iterations = PAPER_ITERATIONS if args.paper else args.iterations
+    meta_batch = PAPER_META_BATCH[args.env] if args.paper or args.meta_batch_size is None else args.meta_batch_size
+    fast_batch = 20 if args.paper else args.fast_batch_size
+    command = "python -m memenvs.baselines.maml_comparison " + " ".join(map(shlex.quote, args.argv))
+    for seed in args.seeds:  # seeds outermost: an interrupted job leaves every method with as many seeds
+        for method in args.methods:
+            if (args.env, method, seed) in done_runs(final_path):
+                continue
+            if method == "meta_lstm":
+                from memenvs.baselines.maml_meta_lstm import run_meta_lstm
+
+                result = run_meta_lstm(args.env, seed, iterations, meta_batch, fast_batch, runs_path,
+                                       eval_tasks(args.env), EVAL_SEED)
+            else:
+                result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device,
+                                  tuple(args.hidden), runs_path)
+            row = {"env": args.env, "method": method, "seed": seed, "iterations": iterations,
+                   "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "device": args.device,
+                   **result, "command": command}
+            with open(final_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------ report
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+def report(out: str) -> str:
+    """Markdown tables of ``OUT/final.jsonl`` (per seed, then mean +- SE) and ``OUT/curves_<env>.png``."""
+    with open(os.path.join(out, "final.jsonl")) as f:
+        finals = [json.loads(line) for line in f]
+    with open(os.path.join(out, "runs.jsonl")) as f:
+        runs = [json.loads(line) for line in f]
+    lines = []
+    for env in dict.fromkeys(r["env"] for r in finals):
+        rows = [r for r in finals if r["env"] == env]
+        lines += [f"### {ENVS[env]}", "", "Per seed (final policy; eval = deterministic, 40 fixed tasks):", "",
+                  "| method | seed | iterations | eval pre | eval post | last-iteration pre | last-iteration post "
+                  "| wall (s) | env steps | env steps/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(rows, key=lambda r: (METHODS.index(r["method"]), r["seed"])):
+            lines.append(f"| {r['method']} | {r['seed']} | {r['iterations']} | {r['eval_pre_return']:.2f} | "
+                         f"{r['eval_post_return']:.2f} | {r['last_pre_return']:.2f} | {r['last_post_return']:.2f} | "
+                         f"{r['wall_s']:.0f} | {r['env_steps']} | {r['env_steps_per_s']:.0f} |")
+        lines += ["", "Mean +- SE over seeds:", "", "| method | seeds | eval pre | eval post | eval post - pre "
+                  "| last-iteration pre | last-iteration post | wall (s) | env steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for method in METHODS:
+            rs = [r for r in rows if r["method"] == method]
+            if not rs:
+                continue
+            cells = [mean_se([r[k] for r in rs]) for k in ("eval_pre_return", "eval_post_return")]
+            gain = mean_se([r["eval_post_return"] - r["eval_pre_return"] for r in rs])
+            last = [mean_se([r[k] for r in rs]) for k in ("last_pre_return", "last_post_return")]
+            wall, rate = mean_se([r["wall_s"] for r in rs]), mean_se([r["env_steps_per_s"] for r in rs])
+            fmt = " | ".join(f"{m:.2f} +- {s:.2f}" for m, s in (*cells, gain, *last))
+            lines.append(f"| {method} | {len(rs)} | {fmt} | {wall[0]:.0f} | {rate[0]:.0f} |")
+        lines.append("")
+        plot_curves([r for r in runs if r["env"] == env], os.path.join(out, f"curves_{env}.png"), ENVS[env])
+    text = "\n".join(lines)
+    with open(os.path.join(out, "tables.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def plot_curves(rows: list[dict[str, Any]], path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = {"mlp": "tab:blue", "rnn": "tab:red", "meta_lstm": "tab:green"}
+    for method in METHODS:
+        rs = [r for r in rows if r["method"] == method]
+        if not rs:
+            continue
+        seeds = sorted({r["seed"] for r in rs})
+        n = min(max(r["iteration"] for r in rs if r["seed"] == s) + 1 for s in seeds)
+        for key, style in (("pre_return", "--"), ("post_return", "-")):
+            curve = np.full((len(seeds), n), np.nan)
+            for r in rs:
+                if r["iteration"] < n:
+                    curve[seeds.index(r["seed"]), r["iteration"]] = r[key]
+            mean = curve.mean(0)
+            se = curve.std(0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros(n)
+            x = np.arange(n)
+            ax.plot(x, mean, style, color=colors[method], label=f"{method} {key.split('_')[0]}")
+            ax.fill_between(x, mean - se, mean + se, color=colors[method], alpha=0.2)
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel("mean return (sampled actions)")
+    ax.set_title(f"{title}: pre (dashed) and post (solid) adaptation, mean +- SE over seeds")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="maml_comparison", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="train and evaluate (resumable run by run)")
+    r.add_argument("--env", choices=sorted(ENVS), default="navigation")
+    r.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    r.add_argument("--iterations", type=int, default=PAPER_ITERATIONS, help="meta-iterations")
+    r.add_argument("--meta-batch-size", type=int, default=None, help="tasks per meta-iteration (default: paper's)")
+    r.add_argument("--fast-batch-size", type=int, default=20, help="trajectories per task")
+    r.add_argument("--hidden", nargs="+", type=int, default=[100, 100], help="hidden sizes (paper: 100 100)")
+    r.add_argument("--paper", action="store_true", help="the paper's budget unchanged (overrides the sizes)")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--out", default="docs/results/maml")
+    rep = sub.add_parser("report", help="tables and curves from OUT")
+    rep.add_argument("--out", default="docs/results/maml")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    if args.cmd == "run":
+        if args.meta_batch_size is None:
+            args.meta_batch_size = PAPER_META_BATCH[args.env]
+        cmd_run(args)
+    else:
+        print(report(args.out))
+
+
+if __name__ == "__main__":
+    main()
