@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,6 +33,11 @@ PAPER_META_BATCH = {"navigation": 20, "cheetah": 40}
 PAPER_ITERATIONS = 500
 METHODS = ("mlp", "rnn", "meta_lstm")
 EVAL_TASKS, EVAL_SEED = 40, 12345
+
+
+def env_kwargs(max_steps: int | None) -> dict[str, Any]:
+    """The env's own horizon (the paper's) unless ``--max-steps`` shortens it (the tests do)."""
+    return {} if max_steps is None else {"max_steps": max_steps}
 
 
 def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
@@ -47,7 +53,7 @@ def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
 
 
 def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, device: str,
-             hidden: tuple[int, ...], runs_path: str | None) -> dict[str, Any]:
+             hidden: tuple[int, ...], runs_path: str | None, max_steps: int | None = None) -> dict[str, Any]:
     """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come."""
     import gymnasium as gym
 
@@ -68,9 +74,11 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
             with open(runs_path, "a") as f:
                 f.write(json.dumps({"env": env, "method": method, "seed": seed, **row}) + "\n")
 
-    history = train_maml(ENVS[env], policy, cfg, iterations, seed=seed, log=log, device=device)
+    history = train_maml(ENVS[env], policy, cfg, iterations, seed=seed, env_kwargs=env_kwargs(max_steps), log=log,
+                         device=device)
     tasks = eval_tasks(env)
-    envs = gym.make_vec(ENVS[env], num_envs=len(tasks) * fast_batch, autoreset_mode="Disabled")
+    envs = gym.make_vec(ENVS[env], num_envs=len(tasks) * fast_batch, autoreset_mode="Disabled",
+                        **env_kwargs(max_steps))
     envs.reset(seed=EVAL_SEED)
     final = evaluate_adaptation(envs, policy, cfg, tasks, torch.Generator().manual_seed(EVAL_SEED), device=device)
     envs.close()
@@ -79,6 +87,103 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
     return {"eval_pre_return": final["pre_return"], "eval_post_return": final["post_return"],
             "last_pre_return": history[-1]["pre_return"], "last_post_return": history[-1]["post_return"],
             "wall_s": wall, "env_steps": steps, "env_steps_per_s": steps / wall}
+
+
+def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, runs_path: str | None,
+                  tasks: np.ndarray, eval_seed: int, max_steps: int | None = None) -> dict[str, Any]:
+    """The RL^2-style meta-LSTM (:class:`~memenvs.baselines.meta_lstm.RecurrentA2C` with
+    :class:`~memenvs.baselines.meta_lstm.MetaLSTMPolicy`) on trials of two episodes of one task
+    (:class:`memenvs.wrappers.MetaTrial`): the first episode's return is its pre-adaptation return, the second's
+    (the hidden state carried over) its post-adaptation return.
+
+    Matched budget: ``meta_batch`` copies run one trial each per update (``n_steps`` = two horizons), and one
+    "meta-iteration" is ``fast_batch`` updates, the env steps of one MAML meta-iteration (``2 * T * K * H``). The
+    settings are the meta-LSTM row of :mod:`memenvs.baselines.hyperparams` (LSTM 48, RMSprop lr 7e-4, value
+    coefficient 0.05) except gamma 0.99 (MAML's, for the 100-200-step episodes) and no entropy bonus (a Gaussian
+    policy's entropy grows without bound)."""
+    import gymnasium as gym
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from memenvs.baselines.meta_lstm import MetaLSTMPolicy, RecurrentA2C
+    from memenvs.wrappers import MetaTrial
+
+    kwargs = env_kwargs(max_steps)
+
+    def make() -> gym.Env:
+        return MetaTrial(gym.make(ENVS[env], **kwargs), episodes=2)
+
+    venv = DummyVecEnv([make] * meta_batch)
+    horizon = venv.envs[0].unwrapped.max_steps if env == "cheetah" else venv.envs[0].unwrapped.core.max_steps
+    model = RecurrentA2C(
+        MetaLSTMPolicy, venv, n_steps=2 * horizon, gamma=0.99, ent_coef=0.0, vf_coef=0.05, learning_rate=7e-4,
+        policy_kwargs={"core": "lstm", "lstm_hidden_size": 48, "net_arch": [], "shared_lstm": True,
+                       "enable_critic_lstm": False},
+        seed=seed, device="cpu",
+    )
+    start = time.perf_counter()
+
+    class Log(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.returns: dict[int, list[float]] = {0: [], 1: []}
+            self.rollouts = 0
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode_return" in info:
+                    self.returns[info["trial_episode"]].append(info["episode_return"])
+            return True
+
+        def _on_rollout_end(self) -> None:
+            self.rollouts += 1
+            if self.rollouts % fast_batch:
+                return
+            row = {"iteration": self.rollouts // fast_batch - 1, "pre_return": float(np.mean(self.returns[0])),
+                   "post_return": float(np.mean(self.returns[1])), "total_env_steps": int(self.num_timesteps),
+                   "wall_s": time.perf_counter() - start}
+            self.returns = {0: [], 1: []}
+            print(f"[{env} meta_lstm seed {seed}] it {row['iteration']}: pre {row['pre_return']:.2f} "
+                  f"post {row['post_return']:.2f} ({row['wall_s']:.0f}s)", flush=True)
+            if runs_path:
+                with open(runs_path, "a") as f:
+                    f.write(json.dumps({"env": env, "method": "meta_lstm", "seed": seed, **row}) + "\n")
+            self.last = row
+
+    log = Log()
+    model.learn(total_timesteps=iterations * fast_batch * meta_batch * 2 * horizon, callback=log)
+    wall = time.perf_counter() - start
+    final = evaluate_meta_lstm(model, env, tasks, eval_seed, kwargs)
+    venv.close()
+    return {"eval_pre_return": final[0], "eval_post_return": final[1], "last_pre_return": log.last["pre_return"],
+            "last_post_return": log.last["post_return"], "wall_s": wall, "env_steps": int(model.num_timesteps),
+            "env_steps_per_s": model.num_timesteps / wall}
+
+
+def evaluate_meta_lstm(model: Any, env: str, tasks: np.ndarray, seed: int, kwargs: dict[str, Any]
+                       ) -> tuple[float, float]:
+    """Deterministic returns of the first and second episode of one trial per task, the hidden state carried."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from memenvs.wrappers import MetaTrial
+
+    venv = DummyVecEnv([lambda: MetaTrial(gym.make(ENVS[env], **kwargs), episodes=2)] * len(tasks))
+    venv.seed(seed)
+    venv.set_options([{"task": t} for t in tasks])
+    obs = venv.reset()
+    state, starts = None, np.ones(len(tasks), dtype=bool)
+    returns = np.full((len(tasks), 2), np.nan)
+    done_trials = np.zeros(len(tasks), dtype=bool)
+    while not done_trials.all():
+        action, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
+        obs, _, dones, infos = venv.step(action)
+        starts = dones
+        for i, info in enumerate(infos):
+            if "episode_return" in info and not done_trials[i]:
+                returns[i, info["trial_episode"]] = info["episode_return"]
+        done_trials |= dones
+    venv.close()
+    return float(returns[:, 0].mean()), float(returns[:, 1].mean())
 
 
 def done_runs(path: str) -> set[tuple[str, str, int]]:
@@ -95,19 +200,19 @@ def cmd_run(args: argparse.Namespace) -> None:
     iterations = PAPER_ITERATIONS if args.paper else args.iterations
     meta_batch = PAPER_META_BATCH[args.env] if args.paper or args.meta_batch_size is None else args.meta_batch_size
     fast_batch = 20 if args.paper else args.fast_batch_size
+    if args.paper:
+        args.max_steps = None
     command = "python -m memenvs.baselines.maml_comparison " + " ".join(map(shlex.quote, args.argv))
     for seed in args.seeds:  # seeds outermost: an interrupted job leaves every method with as many seeds
         for method in args.methods:
             if (args.env, method, seed) in done_runs(final_path):
                 continue
             if method == "meta_lstm":
-                from memenvs.baselines.maml_meta_lstm import run_meta_lstm
-
                 result = run_meta_lstm(args.env, seed, iterations, meta_batch, fast_batch, runs_path,
-                                       eval_tasks(args.env), EVAL_SEED)
+                                       eval_tasks(args.env), EVAL_SEED, args.max_steps)
             else:
                 result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device,
-                                  tuple(args.hidden), runs_path)
+                                  tuple(args.hidden), runs_path, args.max_steps)
             row = {"env": args.env, "method": method, "seed": seed, "iterations": iterations,
                    "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "device": args.device,
                    **result, "command": command}
@@ -203,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--meta-batch-size", type=int, default=None, help="tasks per meta-iteration (default: paper's)")
     r.add_argument("--fast-batch-size", type=int, default=20, help="trajectories per task")
     r.add_argument("--hidden", nargs="+", type=int, default=[100, 100], help="hidden sizes (paper: 100 100)")
+    r.add_argument("--max-steps", type=int, default=None, help="shorter episodes (default: the paper's horizon)")
     r.add_argument("--paper", action="store_true", help="the paper's budget unchanged (overrides the sizes)")
     r.add_argument("--device", default="cpu")
     r.add_argument("--threads", type=int, default=1)

@@ -104,3 +104,29 @@ def test_bad_task_option_is_rejected_and_changes_nothing(bad):
     envs.reset(seed=0)
     with pytest.raises(ValueError, match="task"):
         envs.reset(options={"task": np.zeros((2, 2)) if bad is None else bad})
+
+
+def test_meta_trial_wrapper_chains_episodes_of_one_task():
+    from memenvs.wrappers import MetaTrial
+
+    env = MetaTrial(gym.make(ID, max_steps=3), episodes=2)
+    obs, info = env.reset(seed=0)
+    goal = info["task"]
+    assert obs.shape == (6,) and env.observation_space.contains(obs)
+    np.testing.assert_array_equal(obs[2:], 0.0)
+    steps = []
+    for _ in range(6):
+        steps.append(env.step(np.array([0.5, -0.05], dtype=np.float32)))
+    flags = [s[0][5] for s in steps]
+    assert flags == [0, 0, 1, 0, 0, 1]
+    assert [s[2] or s[3] for s in steps] == [False] * 5 + [True]
+    assert [s[4]["trial_episode"] for s in steps] == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_array_equal(steps[2][0][:2], [0.0, 0.0])  # the second episode starts at the origin
+    np.testing.assert_allclose(steps[0][0][2:4], [0.1, -0.05])  # the previous action, clipped to the box
+    assert steps[0][0][4] == pytest.approx(steps[0][1])  # the previous reward
+    assert steps[2][4]["episode_return"] == pytest.approx(sum(s[1] for s in steps[:3]))
+    assert all(np.array_equal(s[4]["task"], goal) for s in steps)
+    _, info = env.reset()
+    assert not np.array_equal(info["task"], goal)  # a new trial draws a new task
+    with pytest.raises(ValueError, match="episodes"):
+        MetaTrial(gym.make(ID), episodes=0)

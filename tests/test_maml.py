@@ -1,0 +1,193 @@
+"""MAML for RL: the inner update, the outer gradient, the frozen recurrent weights, and a learning check."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from memenvs.baselines import maml_comparison
+from memenvs.baselines.maml import (
+    Episodes, MAMLConfig, adapt, compute_advantages, evaluate_adaptation, linear_feature_baseline, surrogate,
+    train_maml,
+)
+from memenvs.baselines.maml_policies import MAMLMLPPolicy, MAMLRNNPolicy
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def _episodes(h=4, t=2, k=3, obs_dim=2, act_dim=2, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(h, t, k, dtype=dtype)
+    mask[2:, 0, 1] = 0  # one trajectory ends early
+    mask[3:, 1, 2] = 0
+    ep = Episodes(obs=torch.randn(h, t, k, obs_dim, generator=g, dtype=dtype) * mask.unsqueeze(-1),
+                  actions=torch.randn(h, t, k, act_dim, generator=g, dtype=dtype) * mask.unsqueeze(-1),
+                  rewards=torch.randn(h, t, k, generator=g, dtype=dtype) * mask, mask=mask)
+    ep.advantages = torch.randn(h, t, k, generator=g, dtype=dtype) * mask
+    return ep
+
+
+def test_inner_update_is_the_hand_computed_policy_gradient():
+    """A linear Gaussian policy mean = W o + b, log-std s: grad log pi is ((a - mu) / sigma^2) o^T for W,
+    (a - mu) / sigma^2 for b and (a - mu)^2 / sigma^2 - 1 for s; the inner step is theta + lr * mean(A grad log pi)
+    over each task's valid steps, one step per task."""
+    torch.manual_seed(0)
+    policy = MAMLMLPPolicy(2, 2, hidden_sizes=()).double()
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.3, 0.2]))
+        policy.layer0_bias.copy_(torch.tensor([0.1, -0.2]))
+    ep = _episodes()
+    lr = 0.37
+    fast = adapt(policy, policy.meta_parameters(), [ep], lr, create_graph=False)
+    w, b, s = (p.detach().numpy() for p in (policy.layer0_weight, policy.layer0_bias, policy.log_std))
+    obs, act, adv, mask = (x.numpy() for x in (ep.obs, ep.actions, ep.advantages, ep.mask))
+    for task in range(2):
+        gw, gb, gs, n = np.zeros_like(w), np.zeros_like(b), np.zeros_like(s), 0
+        for t in range(4):
+            for k in range(3):
+                if mask[t, task, k] == 0:
+                    continue
+                o, a, advantage = obs[t, task, k], act[t, task, k], adv[t, task, k]
+                z = (a - (w @ o + b)) / np.exp(2 * s)
+                gw += advantage * np.outer(z, o)
+                gb += advantage * z
+                gs += advantage * ((a - (w @ o + b)) ** 2 / np.exp(2 * s) - 1)
+                n += 1
+        np.testing.assert_allclose(fast["layer0_weight"][task].detach().numpy(), w + lr * gw / n, rtol=1e-10)
+        np.testing.assert_allclose(fast["layer0_bias"][task].detach().numpy(), b + lr * gb / n, rtol=1e-10)
+        np.testing.assert_allclose(fast["log_std"][task].detach().numpy(), s + lr * gs / n, rtol=1e-10)
+
+
+@pytest.mark.parametrize("policy_class", [MAMLMLPPolicy, MAMLRNNPolicy])
+def test_outer_gradient_through_one_inner_step_matches_finite_differences(policy_class):
+    """The meta-gradient of the post-adaptation loss L(theta - lr * grad L_train(theta)), second order, along
+    random directions, against central differences (float64)."""
+    torch.manual_seed(1)
+    policy = policy_class(2, 2, hidden_sizes=(5,)).double()
+    train, valid = _episodes(seed=2), _episodes(seed=3)
+    cfg = MAMLConfig(fast_lr=0.5)
+    params = policy.meta_parameters()
+    loss, _, old = surrogate(policy, params, [train], valid, cfg, None, create_graph=True)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    old = tuple(x.detach() for x in old)
+
+    def value(shift):
+        shifted = {n: p.detach() + eps for (n, p), eps in zip(params.items(), shift)}
+        return surrogate(policy, shifted, [train], valid, cfg, old, create_graph=False)[0].item()
+
+    g = torch.Generator().manual_seed(4)
+    for _ in range(3):
+        direction = [torch.randn(p.shape, generator=g, dtype=torch.float64) for p in params.values()]
+        h = 1e-5
+        numeric = (value([h * d for d in direction]) - value([-h * d for d in direction])) / (2 * h)
+        analytic = sum((gr * d).sum() for gr, d in zip(grads, direction)).item()
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+    # First-order MAML drops the second-order term: a different gradient on the same data.
+    fo_loss, _, _ = surrogate(policy, params, [train], valid, cfg, None, create_graph=False)
+    fo = torch.autograd.grad(fo_loss, list(params.values()))
+    assert max((a - b).abs().max().item() for a, b in zip(grads, fo)) > 1e-6
+
+
+@pytest.mark.parametrize("outer", ["trpo", "ppo"])
+def test_frozen_recurrent_weights_are_bit_identical_after_meta_training(outer):
+    torch.manual_seed(0)
+    policy = MAMLRNNPolicy(2, 2, hidden_sizes=(6, 6))
+    frozen = {n: b.clone() for n, b in policy.frozen().items()}
+    assert sorted(frozen) == [f"cell{i}_{w}" for i in range(3) for w in ("b_hh", "w_hh")]
+    assert not set(frozen) & set(policy.meta_parameters())
+    trained = {n: p.detach().clone() for n, p in policy.meta_parameters().items()}
+    cfg = MAMLConfig(meta_batch_size=3, fast_batch_size=4, outer=outer)
+    train_maml("memenvs/Navigation2D-v0", policy, cfg, 3, seed=0, env_kwargs=dict(max_steps=8))
+    for name, value in policy.frozen().items():
+        assert torch.equal(value, frozen[name]), name
+    assert all(not torch.equal(p, trained[n]) for n, p in policy.meta_parameters().items())
+
+
+def test_linear_feature_baseline_fits_returns_that_are_linear_in_its_features():
+    ep = _episodes(h=6, t=2, k=5, dtype=torch.float32)
+    o = ep.obs.double()
+    time_ = torch.arange(6, dtype=torch.float64).view(6, 1, 1) / 100
+    for task, scale in enumerate((1.0, -2.0)):  # a different function per task: the fit is per task
+        target = scale * (0.5 * o[..., 0] - 0.3 * o[..., 1] ** 2 + 2.0 * time_ + 1.0)[:, task]
+        ep.rewards[:, task] = target.float()  # used only as the regression target below
+    values = linear_feature_baseline(ep, ep.rewards * ep.mask)
+    np.testing.assert_allclose(values.numpy(), (ep.rewards * ep.mask).numpy(), atol=1e-3)
+
+
+def test_advantages_are_normalised_per_task_over_valid_steps():
+    ep = compute_advantages(_episodes(h=6, k=5, dtype=torch.float32), 0.99)
+    for task in range(2):
+        valid = ep.advantages[:, task][ep.mask[:, task] > 0]
+        assert abs(valid.mean().item()) < 1e-5 and abs(valid.std(unbiased=False).item() - 1) < 1e-3
+    assert (ep.advantages[ep.mask == 0] == 0).all()
+
+
+def test_collect_batches_tasks_and_copies_and_masks_finished_episodes():
+    from memenvs.baselines.maml import collect
+
+    envs = gym.make_vec("memenvs/Navigation2D-v0", num_envs=6, autoreset_mode="Disabled", max_steps=50)
+    envs.reset(seed=0)
+    policy = MAMLMLPPolicy(2, 2, hidden_sizes=(4,))
+    tasks = np.array([[0.05, 0.05], [0.4, -0.4]])
+    # A policy that heads straight for each copy's goal (mean 0.1 * sign) ends early on the near goal only.
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.zero_()
+    ep = collect(envs, policy, policy.meta_parameters(), tasks, 3, torch.Generator().manual_seed(0))
+    assert ep.obs.shape == (50, 2, 3, 2) and ep.actions.shape == (50, 2, 3, 2)
+    assert (ep.mask == 1).all()  # zero mean, std 1: nobody stops on the goal by chance in 50 steps
+    np.testing.assert_allclose(ep.returns().numpy(), (ep.rewards * ep.mask).sum(0).numpy())
+    ep2 = collect(envs, policy, policy.meta_parameters(), tasks, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(ep.actions, ep2.actions)  # the generator fixes the sampled actions
+
+
+def test_config_rejects_bad_values():
+    for kwargs, name in ((dict(outer="sgd"), "outer"), (dict(meta_batch_size=0), "meta_batch_size"),
+                         (dict(fast_lr=0.0), "fast_lr"), (dict(gamma=1.5), "gamma")):
+        with pytest.raises(ValueError, match=name):
+            MAMLConfig(**kwargs)
+
+
+def test_learning_check_navigation2d():
+    """A few seconds of meta-training on short Navigation2D episodes: one adaptation step on 10 trajectories per
+    task clearly raises the deterministic return on 20 unseen goals, and beats the adapted untrained policy."""
+    torch.manual_seed(0)
+    policy = MAMLMLPPolicy(2, 2, hidden_sizes=(32, 32))
+    cfg = MAMLConfig(meta_batch_size=10, fast_batch_size=10)
+    envs = gym.make_vec("memenvs/Navigation2D-v0", num_envs=200, autoreset_mode="Disabled", max_steps=20)
+    envs.reset(seed=1)
+    tasks = envs.sample_tasks(20, np.random.default_rng(1))
+    before = evaluate_adaptation(envs, policy, cfg, tasks, torch.Generator().manual_seed(1))
+    train_maml("memenvs/Navigation2D-v0", policy, cfg, 5, seed=0, env_kwargs=dict(max_steps=20))
+    after = evaluate_adaptation(envs, policy, cfg, tasks, torch.Generator().manual_seed(1))
+    assert after["post_return"] > after["pre_return"] + 2.0, after
+    assert after["post_return"] > before["post_return"] + 1.0, (before, after)
+
+
+def test_comparison_script_runs_end_to_end_on_a_tiny_budget(tmp_path):
+    """The script that runs the paper's budget with --paper --device cuda, here on a tiny budget on the CPU."""
+    pytest.importorskip("mujoco")
+    out = str(tmp_path)
+    maml_comparison.main(["run", "--env", "navigation", "--methods", "mlp", "rnn", "meta_lstm", "--seeds", "0", "1",
+                          "--iterations", "2", "--meta-batch-size", "2", "--fast-batch-size", "2", "--hidden", "4",
+                          "--max-steps", "10", "--out", out])
+    maml_comparison.main(["run", "--env", "cheetah", "--methods", "mlp", "--seeds", "0", "--iterations", "1",
+                          "--meta-batch-size", "2", "--fast-batch-size", "1", "--hidden", "4", "--max-steps", "20",
+                          "--out", out])
+    with open(tmp_path / "final.jsonl") as f:
+        finals = [json.loads(line) for line in f]
+    assert [(r["env"], r["method"], r["seed"]) for r in finals] == [
+        ("navigation", "mlp", 0), ("navigation", "rnn", 0), ("navigation", "meta_lstm", 0),
+        ("navigation", "mlp", 1), ("navigation", "rnn", 1), ("navigation", "meta_lstm", 1), ("cheetah", "mlp", 0)]
+    assert finals[-1]["env_steps"] == 2 * 2 * 1 * 20 and "--env cheetah" in finals[-1]["command"]
+    # resumable: a second call skips the finished runs
+    maml_comparison.main(["run", "--env", "cheetah", "--methods", "mlp", "--seeds", "0", "--iterations", "1",
+                          "--meta-batch-size", "2", "--fast-batch-size", "1", "--hidden", "4", "--max-steps", "20",
+                          "--out", out])
+    assert len((tmp_path / "final.jsonl").read_text().splitlines()) == 7
+    text = maml_comparison.report(out)
+    assert "| mlp | 2 |" in text and "| meta_lstm | 2 |" in text and (tmp_path / "curves_navigation.png").exists()
+    args = maml_comparison.build_parser().parse_args(["run", "--env", "cheetah", "--paper", "--device", "cuda"])
+    assert args.paper and args.device == "cuda" and maml_comparison.PAPER_META_BATCH["cheetah"] == 40
