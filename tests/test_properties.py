@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import inspect
 import math
 import re
 from typing import Any, Callable
@@ -178,6 +179,7 @@ class EnvSpec:
     examples: int = 60
     invalid_examples: int = 200
     atari: bool = False
+    mujoco: bool = False
 
 
 def _get(kw: dict[str, Any], name: str, default: Any) -> Any:
@@ -237,6 +239,7 @@ _BAD_PAIRS = st.one_of(
     _PAIRS.map(lambda p: (p[0] - 1.5, p[1])), _PAIRS.map(lambda p: (p[0], p[1] + 1.5)), st.just((0.1, 0.5, 0.9)),
     st.just(("a", "b")), st.just("ab"), st.just(0.5), st.just((float("nan"), 0.5)),
 )
+_BAD_FLOATS = st.sampled_from([float("nan"), float("inf"), float("-inf"), "1", None, True, [1.0], 1 + 1j, 10**400])
 _CARTPOLE_TASKS = ("standard", "inverted", "long_pole", "short_pole", "high_gravity", "low_gravity", "strong_force",
                    "weak_force")
 _ATARI_ARGS = {
@@ -335,6 +338,20 @@ SPECS: dict[str, EnvSpec] = {
         },
         lambda kw: int(_get(kw, "max_steps", 500)),
     ),
+    "memenvs/Navigation2D-v0": EnvSpec(
+        {
+            "low": Custom(st.one_of(st.floats(-5.0, 5.0), st.integers(-5, 5)), _BAD_FLOATS),
+            "high": Custom(st.one_of(st.floats(-5.0, 5.0), st.integers(-5, 5)), _BAD_FLOATS),
+            "max_steps": Int(1, optional=True, cap=300),
+        },
+        lambda kw: int(_get(kw, "max_steps", 100)),
+        valid_if=lambda kw: kw.get("low", -0.5) < kw.get("high", 0.5),
+    ),
+    # MuJoCo steps cost ~50 us each: fewer examples.
+    "memenvs/HalfCheetahDir-v0": EnvSpec(
+        {"max_steps": Int(1, optional=True, cap=300)}, lambda kw: int(_get(kw, "max_steps", 200)), examples=5,
+        mujoco=True,
+    ),
     "memenvs/FlickeringPong-v0": EnvSpec(_ATARI_ARGS, _atari_limit, exact=False, examples=5, atari=True),
     "memenvs/FlickeringBreakout-v0": EnvSpec(_ATARI_ARGS, _atari_limit, exact=False, examples=5, atari=True),
     "memenvs/FlickeringAtari-v0": EnvSpec(
@@ -357,6 +374,7 @@ VECTOR_STEP_BUDGET = 600
 RESERVED = {"id", "max_episode_steps", "disable_env_checker", "render_mode", "num_envs", "vectorization_mode",
             "vector_kwargs", "wrappers", "autoreset_mode"}
 HAS_ALE = importlib.util.find_spec("ale_py") is not None and importlib.util.find_spec("cv2") is not None
+HAS_MUJOCO = importlib.util.find_spec("mujoco") is not None
 
 
 def spec_of(env_id: str) -> EnvSpec:
@@ -394,6 +412,16 @@ def _make_vec(env_id: str, num_envs: int, mode: AutoresetMode, kwargs: dict[str,
                         vector_kwargs={"autoreset_mode": mode}, **kwargs)
 
 
+def _action(space: spaces.Space, code: int | None, rng: np.random.Generator) -> Any:
+    """An action from a drawn byte ``code`` (a prefix hypothesis shrinks) or, if None, at random: an index for
+    ``Discrete``; for a ``Box``, a point of one and a half times the box (the env clips the excess)."""
+    if isinstance(space, spaces.Box):
+        u = rng.uniform(0.0, 1.0, size=space.shape) if code is None else np.full(space.shape, code / 255.0)
+        return (1.5 * (space.low + u * (space.high - space.low))).astype(space.dtype)
+    n = int(space.n)
+    return code % n if code is not None else int(rng.integers(n))
+
+
 # ---------------------------------------------------------------------------------------------------- properties
 def single_env_property(env_id: str, data: st.DataObject) -> None:
     spec = spec_of(env_id)
@@ -403,14 +431,13 @@ def single_env_property(env_id: str, data: st.DataObject) -> None:
     limit = spec.limit(kwargs)
     env = gym.make(env_id, **kwargs)
     try:
-        n = int(env.action_space.n)
         rng = np.random.default_rng(seed)
         obs, info = env.reset(seed=seed)
         check_observation(env.observation_space, obs, "reset observation")
         assert isinstance(info, dict)
         t, episodes = 0, 0
         for i in range(STEP_BUDGET):
-            a = prefix[i] % n if i < len(prefix) else int(rng.integers(n))
+            a = _action(env.action_space, prefix[i] if i < len(prefix) else None, rng)
             obs, r, term, trunc, info = env.step(a)
             t += 1
             check_observation(env.observation_space, obs, f"observation at step {t}")
@@ -444,7 +471,6 @@ def vector_env_property(env_id: str, data: st.DataObject) -> None:
     envs = _make_vec(env_id, num_envs, mode, kwargs)
     single_space, batch_space = envs.single_observation_space, envs.observation_space
     try:
-        n = int(envs.single_action_space.n)
         rng = np.random.default_rng(seed)
         obs, info = envs.reset(seed=seed)
         check_observation(batch_space, obs, "reset observations")
@@ -457,7 +483,7 @@ def vector_env_property(env_id: str, data: st.DataObject) -> None:
                 obs, info = envs.reset(options={"reset_mask": mask})
                 check_observation(batch_space, obs, f"observations after reset_mask={mask}")
                 t[mask], pending[mask], must_reset[:] = 0, False, False
-            actions = rng.integers(n, size=num_envs)
+            actions = np.stack([_action(envs.single_action_space, None, rng) for _ in range(num_envs)])
             obs, r, term, trunc, info = envs.step(actions)
             check_observation(batch_space, obs, f"observations at step {step}")
             assert isinstance(r, np.ndarray) and r.shape == (num_envs,) and r.dtype.kind == "f", r
@@ -524,8 +550,11 @@ def invalid_kwargs_property(env_id: str, data: st.DataObject) -> None:
 # ------------------------------------------------------------------------------------------- tests, per budget
 def _params(ids: list[str]) -> list:
     return [
-        pytest.param(i, marks=pytest.mark.skipif(SPECS.get(i, EnvSpec({}, int)).atari and not HAS_ALE,
-                                                 reason="ale-py / OpenCV not installed"))
+        pytest.param(i, marks=[
+            pytest.mark.skipif(SPECS.get(i, EnvSpec({}, int)).atari and not HAS_ALE,
+                               reason="ale-py / OpenCV not installed"),
+            pytest.mark.skipif(SPECS.get(i, EnvSpec({}, int)).mujoco and not HAS_MUJOCO, reason="mujoco not installed"),
+        ])
         for i in ids
     ]
 
@@ -565,5 +594,9 @@ def test_every_registered_id_has_a_strategy() -> None:
 def test_strategy_table_matches_params(env_id: str) -> None:
     """The table lists exactly the env's arguments, so a new argument cannot go unfuzzed."""
     creator = gym.envs.registration.load_env_creator(gym.spec(env_id).entry_point)
-    params = [f.name for f in dataclasses.fields(creator.core_class.Params) if f.init]
+    if hasattr(creator, "core_class"):
+        params = [f.name for f in dataclasses.fields(creator.core_class.Params) if f.init]
+    else:  # an env without a NumPy core (HalfCheetahDir): its constructor's keyword arguments
+        params = [n for n, p in inspect.signature(creator).parameters.items()
+                  if n != "render_mode" and p.kind is not p.VAR_KEYWORD]
     assert sorted(params) == sorted(SPECS[env_id].args)

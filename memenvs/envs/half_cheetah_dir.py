@@ -77,7 +77,7 @@ class HalfCheetahDirEnv(TaskDistribution, HalfCheetahEnv):
 
     task_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float64)
 
-    def __init__(self, render_mode: str | None = None, max_steps: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, /, render_mode: str | None = None, max_steps: int | None = None, **kwargs: Any) -> None:
         if kwargs:
             raise ValueError(
                 f"HalfCheetahDir got unknown argument(s) {', '.join(map(repr, sorted(kwargs)))}; "
@@ -172,7 +172,7 @@ class HalfCheetahDirVectorEnv(SyncVectorEnv):
     meta-RL envs do; ``sample_tasks(n, rng)`` and ``task_space`` are those of the single env.
     """
 
-    def __init__(self, num_envs: int = 1, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    def __init__(self, /, num_envs: int = 1, autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  render_mode: str | None = None, max_steps: int | None = None, **kwargs: Any) -> None:
         num_envs = check_int("num_envs", num_envs, 1)
         HalfCheetahDirEnv(max_steps=max_steps, **kwargs).close()  # validate the arguments once, with clear errors
