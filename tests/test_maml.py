@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from memenvs.baselines import maml_comparison
-from memenvs.baselines.maml import (
+from memenvs.baselines.algorithms.maml import (
     Episodes, MAMLConfig, adapt, compute_advantages, evaluate_adaptation, linear_feature_baseline, surrogate,
     train_maml,
 )
-from memenvs.baselines.maml_policies import MAMLMLPPolicy, MAMLRNNPolicy
+from memenvs.baselines.experiments import maml_comparison
+from memenvs.baselines.policies.maml_policies import MAMLMLPPolicy, MAMLRNNPolicy
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -125,7 +125,7 @@ def test_advantages_are_normalised_per_task_over_valid_steps():
 
 
 def test_collect_batches_tasks_and_copies_and_masks_finished_episodes():
-    from memenvs.baselines.maml import collect
+    from memenvs.baselines.algorithms.maml import collect
 
     envs = gym.make_vec("memenvs/Navigation2D-v0", num_envs=6, autoreset_mode="Disabled", max_steps=50)
     envs.reset(seed=0)

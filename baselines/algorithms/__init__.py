@@ -3,7 +3,8 @@
 * :mod:`.packed_ppo` — ``RecurrentPPO`` on packed minibatches of rollout chunks (the memory baselines' trainer);
 * :mod:`.recurrent_a2c` — A2C with a recurrent policy, the meta-LSTM's algorithm;
 * :mod:`.regularizer_memory` — a quadratic penalty that remembers earlier tasks (EWC and its relatives);
-* :mod:`.test_time_adaptation` — learning while being evaluated (the fast/slow baseline's test protocol).
+* :mod:`.test_time_adaptation` — learning while being evaluated (the fast/slow baseline's test protocol);
+* :mod:`.maml` — MAML for RL (Finn et al. 2017): policy-gradient inner steps, TRPO (or PPO-style) outer step.
 
 This ``__init__`` imports nothing, so :mod:`memenvs.baselines.models` can import an algorithm without a cycle.
 """

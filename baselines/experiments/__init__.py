@@ -5,7 +5,9 @@
 * ``fast-slow-switch`` — :mod:`.fast_slow_switch`: does learning at test time recover faster after the T-maze's goal
   switches (the fast/slow baseline);
 * ``regularizer-forgetting`` — :mod:`.regularizer_forgetting`: forgetting on the non-stationary CartPole with and
-  without a quadratic regularizer memory (EWC, Kirkpatrick et al. 2017, and relatives).
+  without a quadratic regularizer memory (EWC, Kirkpatrick et al. 2017, and relatives);
+* ``maml`` — :mod:`.maml_comparison`: MAML-TRPO with an MLP and with a frozen-recurrence RNN policy, and the
+  meta-LSTM, on Navigation2D and HalfCheetahDir (pre- and post-adaptation returns; Finn et al. 2017).
 
 Each module also runs as ``python -m memenvs.baselines.experiments.<module>`` with the same options.
 """
@@ -20,6 +22,7 @@ EXPERIMENTS: dict[str, str] = {
     "two-step": "two_step",
     "fast-slow-switch": "fast_slow_switch",
     "regularizer-forgetting": "regularizer_forgetting",
+    "maml": "maml_comparison",
 }
 
 

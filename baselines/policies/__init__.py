@@ -5,7 +5,8 @@
 * :mod:`.memory_policy` — :class:`MemoryActorCriticPolicy`, any core inside sb3-contrib's ``RecurrentPPO``;
 * :mod:`.packing` — variable-length sequences run through a core in a few calls, without padding waste;
 * :mod:`.fast_slow` — fast and slow towers combined by a muxer (weights as memory);
-* :mod:`.meta_lstm` — the meta-learning LSTM policy of Wang et al. 2018.
+* :mod:`.meta_lstm` — the meta-learning LSTM policy of Wang et al. 2018;
+* :mod:`.maml_policies` — the MAML paper's Gaussian MLP and its RNN-cell variant with frozen recurrent weights.
 """
 
 from .memory_policy import MemoryActorCriticPolicy

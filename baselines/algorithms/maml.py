@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from memenvs.baselines.maml_policies import MAMLPolicy, Params
+from ..policies.maml_policies import MAMLPolicy, Params
 
 
 @dataclasses.dataclass

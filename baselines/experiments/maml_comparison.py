@@ -5,7 +5,7 @@ is an RNN cell whose recurrent weights stay frozen? Measured as the pre- and pos
 meta-iteration of MAML-TRPO with each policy, next to an RL^2-style meta-LSTM (no inner gradient: its adaptation
 is its hidden state, carried across the two episodes of a trial).
 
-``python -m memenvs.baselines.maml_comparison run --env navigation --methods mlp rnn --seeds 0 1 2 --iterations N``
+``memenvs reproduce maml run --env navigation --methods mlp rnn --seeds 0 1 2 --iterations N``
 appends one row per meta-iteration to ``OUT/runs.jsonl`` and one row per finished run (the final policy's
 deterministic evaluation on 40 fixed tasks, wall time, env steps/s, the command) to ``OUT/final.jsonl``; runs
 already in ``final.jsonl`` are skipped, so an interrupted job resumes run by run. ``report`` writes the tables and
@@ -57,8 +57,8 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
     """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come."""
     import gymnasium as gym
 
-    from memenvs.baselines.maml import MAMLConfig, evaluate_adaptation, train_maml
-    from memenvs.baselines.maml_policies import POLICIES
+    from ..algorithms.maml import MAMLConfig, evaluate_adaptation, train_maml
+    from ..policies.maml_policies import POLICIES
 
     torch.manual_seed(seed)
     probe = gym.make(ENVS[env])
@@ -91,8 +91,8 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
 
 def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, runs_path: str | None,
                   tasks: np.ndarray, eval_seed: int, max_steps: int | None = None) -> dict[str, Any]:
-    """The RL^2-style meta-LSTM (:class:`~memenvs.baselines.meta_lstm.RecurrentA2C` with
-    :class:`~memenvs.baselines.meta_lstm.MetaLSTMPolicy`) on trials of two episodes of one task
+    """The RL^2-style meta-LSTM (:class:`~memenvs.baselines.algorithms.recurrent_a2c.RecurrentA2C`
+    with :class:`~memenvs.baselines.policies.meta_lstm.MetaLSTMPolicy`) on trials of two episodes of one task
     (:class:`memenvs.wrappers.MetaTrial`): the first episode's return is its pre-adaptation return, the second's
     (the hidden state carried over) its post-adaptation return.
 
@@ -105,7 +105,7 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from memenvs.baselines.meta_lstm import MetaLSTMPolicy, RecurrentA2C
+    from .. import MetaLSTMPolicy, RecurrentA2C
     from memenvs.wrappers import MetaTrial
 
     kwargs = env_kwargs(max_steps)
@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     fast_batch = 20 if args.paper else args.fast_batch_size
     if args.paper:
         args.max_steps = None
-    command = "python -m memenvs.baselines.maml_comparison " + " ".join(map(shlex.quote, args.argv))
+    command = "memenvs reproduce maml " + " ".join(map(shlex.quote, args.argv))
     for seed in args.seeds:  # seeds outermost: an interrupted job leaves every method with as many seeds
         for method in args.methods:
             if (args.env, method, seed) in done_runs(final_path):
@@ -298,7 +298,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str, title: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="maml_comparison", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="memenvs reproduce maml", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="train and evaluate (resumable run by run)")
     r.add_argument("--env", choices=sorted(ENVS), default="navigation")
