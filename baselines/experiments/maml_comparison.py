@@ -105,7 +105,7 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from .. import MetaLSTMPolicy, RecurrentA2C
+    from .. import BASELINES, MetaLSTMPolicy, RecurrentA2C
     from memenvs.wrappers import MetaTrial
 
     kwargs = env_kwargs(max_steps)
@@ -115,12 +115,10 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
 
     venv = DummyVecEnv([make] * meta_batch)
     horizon = venv.envs[0].unwrapped.max_steps if env == "cheetah" else venv.envs[0].unwrapped.core.max_steps
-    model = RecurrentA2C(
-        MetaLSTMPolicy, venv, n_steps=2 * horizon, gamma=0.99, ent_coef=0.0, vf_coef=0.05, learning_rate=7e-4,
-        policy_kwargs={"core": "lstm", "lstm_hidden_size": 48, "net_arch": [], "shared_lstm": True,
-                       "enable_critic_lstm": False},
-        seed=seed, device="cpu",
-    )
+    row = BASELINES["meta_lstm"]  # the one table of defaults; the trial length and two env-specific changes
+    algo_kwargs = {**row.algo_kwargs, "n_steps": 2 * horizon, "gamma": 0.99, "ent_coef": 0.0}
+    model = RecurrentA2C(MetaLSTMPolicy, venv, policy_kwargs=dict(row.policy_kwargs), seed=seed, device="cpu",
+                         **algo_kwargs)
     start = time.perf_counter()
 
     class Log(BaseCallback):
