@@ -46,11 +46,13 @@ def test_reward_is_direction_times_velocity_minus_the_papers_control_cost():
         env.reset(seed=2, options={"task": [d]})
         ref.reset(seed=2)
         for _ in range(40):
-            a = rng.uniform(-1, 1, size=6).astype(np.float32)
+            a = rng.uniform(-1.5, 1.5, size=6).astype(np.float32)  # beyond the box: clipped, cost of the clipped
             obs, r, term, trunc, info = env.step(a)
-            ref_obs, _, _, _, ref_info = ref.step(a)
+            clipped = np.clip(a, -1, 1)
+            ref_obs, _, _, _, ref_info = ref.step(clipped)
             np.testing.assert_array_equal(obs, ref_obs)  # Gymnasium's HalfCheetah dynamics and observation
-            assert r == pytest.approx(d * ref_info["x_velocity"] - 0.05 * float(np.sum(a.astype(np.float64) ** 2)))
+            cost = 0.05 * float(np.sum(clipped.astype(np.float64) ** 2))
+            assert r == pytest.approx(d * ref_info["x_velocity"] - cost)
             assert info["reward_forward"] == pytest.approx(d * ref_info["x_velocity"]) and not term and not trunc
             np.testing.assert_array_equal(info["task"], [d])
 

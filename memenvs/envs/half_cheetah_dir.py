@@ -40,16 +40,18 @@ class HalfCheetahDirEnv(TaskDistribution, HalfCheetahEnv):
     keeps the current direction, so the episodes of a meta-trial share it.
 
     ## Action Space
-    ``Box(-1, 1, (6,), float32)``: joint torques, as Gymnasium's HalfCheetah (MuJoCo clamps them to the box).
+    ``Box(-1, 1, (6,), float32)``: joint torques, as Gymnasium's HalfCheetah. Any finite action is accepted and
+    clipped to the box before it is applied and charged for, as the paper's rllab ``NormalizedEnv`` and
+    pytorch-maml-rl's action wrapper do (a Gaussian policy's samples are unbounded).
 
     ## Observation Space
     ``Box(-inf, inf, (17,), float64)``: Gymnasium's HalfCheetah-v5 observation (joint positions without the root's
     x, and all velocities). The paper's rllab env also appended the torso's centre of mass; Gymnasium's does not.
 
     ## Rewards
-    ``d * x_velocity - 0.05 * sum(action**2)``: the velocity along the task's direction minus the paper's control
-    cost (its rllab code's ``0.5 * 1e-1``). ``info`` keeps Gymnasium's ``x_velocity``, ``reward_forward`` (here
-    ``d * x_velocity``) and ``reward_ctrl``.
+    ``d * x_velocity - 0.05 * sum(clip(action)**2)``: the velocity along the task's direction minus the paper's
+    control cost (its rllab code's ``0.5 * 1e-1``) of the clipped action. ``info`` keeps Gymnasium's
+    ``x_velocity``, ``reward_forward`` (here ``d * x_velocity``) and ``reward_ctrl``.
 
     ## Starting State
     Gymnasium's: the rest pose with uniform noise of 0.1 on positions and Gaussian noise of 0.1 on velocities. The
@@ -133,6 +135,7 @@ class HalfCheetahDirEnv(TaskDistribution, HalfCheetahEnv):
         a = np.asarray(action) if not isinstance(action, np.ndarray) else action
         if a.dtype.kind not in "iuf" or a.shape != self.action_space.shape or not np.isfinite(a).all():
             raise ValueError(f"action must be a finite array of shape {self.action_space.shape}, got {action!r}")
+        a = np.clip(a, self.action_space.low, self.action_space.high)
         obs, _, _, _, info = super().step(a)
         forward = float(self._task[0]) * info["x_velocity"]
         ctrl = self.control_cost(a)
