@@ -284,11 +284,15 @@ def plot_curves(rows: list[dict[str, Any]], path: str, title: str) -> None:
             mean = curve.mean(0)
             se = curve.std(0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros(n)
             x = np.arange(n)
-            ax.plot(x, mean, style, color=colors[method], label=f"{method} {key.split('_')[0]}")
+            phase = key.split("_")[0]
+            if method == "meta_lstm":  # no inner gradient: the first and second episode of a trial
+                phase = {"pre": "episode 1", "post": "episode 2"}[phase]
+            ax.plot(x, mean, style, color=colors[method], label=f"{method} {phase}")
             ax.fill_between(x, mean - se, mean + se, color=colors[method], alpha=0.2)
     ax.set_xlabel("meta-iteration")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("mean return (sampled actions)")
-    ax.set_title(f"{title}: pre (dashed) and post (solid) adaptation, mean +- SE over seeds")
+    ax.set_title(f"{title}\npre-adaptation (dashed) and post-adaptation (solid), mean +- SE over seeds", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
