@@ -287,8 +287,12 @@ def per_iteration_table(rows: list[dict[str, Any]]) -> list[str]:
         if compare:
             (a, sa), (b, sb) = (mean_se([table[(m, it, s)]["post_return"] for s in seeds[m]]) for m in ("rnn", "mlp"))
             diff_se = float(np.hypot(sa, sb))
-            df = diff_se ** 4 / (sa ** 4 / (len(seeds["rnn"]) - 1) + sb ** 4 / (len(seeds["mlp"]) - 1))
-            cells += [f"{a - b:.1f} +- {diff_se:.1f}", f"{(a - b) / diff_se:.2f} ({df:.1f})"]
+            if diff_se > 0:
+                df = diff_se ** 4 / (sa ** 4 / (len(seeds["rnn"]) - 1) + sb ** 4 / (len(seeds["mlp"]) - 1))
+                welch = f"{(a - b) / diff_se:.2f} ({df:.1f})"
+            else:
+                welch = "n/a"
+            cells += [f"{a - b:.1f} +- {diff_se:.1f}", welch]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
