@@ -164,13 +164,21 @@ class Row:
         return d
 
 
+def random_actions(space: gym.spaces.Space, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` random actions of ``space``: indices of a ``Discrete``, points of a ``Box``."""
+    if isinstance(space, gym.spaces.Box):
+        return rng.uniform(space.low, space.high, size=(size, *space.shape)).astype(space.dtype)
+    return rng.integers(space.n, size=size)
+
+
 def _single(env_id: str, kwargs: dict[str, Any]) -> tuple[Chunk, Callable[[], None]]:
     return _single_env(gym.make(env_id, **kwargs))
 
 
 def _single_env(env: gym.Env) -> tuple[Chunk, Callable[[], None]]:
     env.reset(seed=0)
-    actions = [int(a) for a in np.random.default_rng(0).integers(env.action_space.n, size=1024)]
+    drawn = random_actions(env.action_space, 1024, np.random.default_rng(0))
+    actions = list(drawn) if drawn.ndim > 1 else [int(a) for a in drawn]
 
     def chunk() -> int:
         step, reset = env.step, env.reset
@@ -186,7 +194,7 @@ def _single_env(env: gym.Env) -> tuple[Chunk, Callable[[], None]]:
 def _gym_vector(envs: gym.vector.VectorEnv) -> tuple[Chunk, Callable[[], None]]:
     envs.reset(seed=0)
     n = envs.num_envs
-    batches = [np.random.default_rng(i).integers(envs.single_action_space.n, size=n) for i in range(16)]
+    batches = [random_actions(envs.single_action_space, n, np.random.default_rng(i)) for i in range(16)]
 
     def chunk() -> int:
         step = envs.step
@@ -210,7 +218,7 @@ def _sb3(env_id: str, n: int, kwargs: dict[str, Any]) -> tuple[Chunk, Callable[[
 
     venv = make_vec_env(env_id, n_envs=n, seed=0, monitor=False, **kwargs)
     venv.reset()
-    batches = [np.random.default_rng(i).integers(venv.action_space.n, size=n) for i in range(16)]
+    batches = [random_actions(venv.action_space, n, np.random.default_rng(i)) for i in range(16)]
 
     def chunk() -> int:
         for a in batches:
