@@ -5,11 +5,12 @@ One meta-iteration, read top to bottom in :func:`meta_iteration`:
 1. Draw ``meta_batch_size`` tasks ``T`` from the env's task distribution and reset one native vector env of
    ``T * fast_batch_size`` copies with each task repeated ``fast_batch_size`` (``K``) times (:func:`collect`).
 2. **Inner loop** (:func:`adapt`): with the meta-parameters ``theta`` sample ``K`` trajectories per task, fit the
-   linear feature baseline per task (:func:`linear_feature_baseline`), and take ``num_inner_steps`` REINFORCE steps
+   linear feature baseline per task (:func:`linear_feature_baseline`), and take the REINFORCE step
    ``theta'_i = theta - fast_lr * grad L_i(theta)``, one per task, all tasks at once (the weights get a task axis).
+   With ``num_inner_steps > 1`` each further step samples new trajectories with the weights adapted so far.
 3. Sample ``K`` more trajectories per task with the adapted ``theta'_i``: their mean return is the
    *post-adaptation* return, the first batch's the *pre-adaptation* return.
-4. **Outer loop** (:func:`trpo_step`): TRPO on the post-adaptation surrogate ``sum_i L_i(theta'_i(theta))``, whose
+4. **Outer loop** (:func:`trpo_step`): TRPO on the post-adaptation surrogate ``mean_i L_i(theta'_i(theta))``, whose
    gradient goes through the inner step (second order unless ``first_order``): conjugate gradient on the
    Hessian of the mean KL of the adapted policies, a step of KL ``max_kl``, and a backtracking line search. With
    ``outer="ppo"`` a first-order clipped-surrogate (PPO-style) step with Adam replaces TRPO (:func:`ppo_step`).
@@ -19,6 +20,8 @@ configs: fast lr 0.1, one inner step, 20 trajectories per task, meta-batch 20 ta
 gamma 0.99, GAE lambda 1 (plain returns minus the baseline), normalised advantages, TRPO max KL 0.01 with 10 CG
 iterations, damping 1e-5 and a 15-step line search with ratio 0.8, and the linear feature baseline of Duan et al.
 (2016): ``[obs, obs**2, t/100, (t/100)**2, (t/100)**3, 1]`` fitted by ridge regression to the discounted returns.
+MAML is not an SB3 algorithm, so it has no row in :mod:`memenvs.baselines.hyperparams`: :class:`MAMLConfig` holds its
+defaults and :func:`train_maml` is its entry point.
 """
 
 from __future__ import annotations
