@@ -234,7 +234,7 @@ def report(out: str) -> str:
     lines = []
     for env in dict.fromkeys(r["env"] for r in finals):
         rows = [r for r in finals if r["env"] == env]
-        lines += [f"### {ENVS[env]}", "", "Per seed (final policy; eval = deterministic, 40 fixed tasks):", "",
+        lines += [f"## {ENVS[env]}", "", "Per seed (final policy; eval = deterministic, 40 fixed tasks):", "",
                   "| method | seed | iterations | eval pre | eval post | last-iteration pre | last-iteration post "
                   "| wall (s) | env steps | env steps/s |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in sorted(rows, key=lambda r: (METHODS.index(r["method"]), r["seed"])):
@@ -258,7 +258,8 @@ def report(out: str) -> str:
         plot_curves([r for r in runs if r["env"] == env], os.path.join(out, f"curves_{env}.png"), ENVS[env])
     text = "\n".join(lines)
     with open(os.path.join(out, "tables.md"), "w") as f:
-        f.write(text)
+        f.write(f"# MAML comparison: tables\n\nWritten by `memenvs reproduce maml report --out {out}` from "
+                f"`final.jsonl` and `runs.jsonl`; the runs' commands are in `final.jsonl`.\n\n{text}")
     return text
 
 
