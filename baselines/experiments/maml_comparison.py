@@ -267,7 +267,7 @@ def per_iteration_table(rows: list[dict[str, Any]]) -> list[str]:
     """Markdown lines: the sampled pre/post returns of every meta-iteration (mean +- SE over seeds) and, in every
     batch, the difference of post-adaptation returns MAML-RNN minus MAML-MLP with Welch's t (the difference over
     its standard error) and Welch-Satterthwaite degrees of freedom (3 seeds per arm: 2 to 4, two-sided 5 % critical
-    |t| 4.30 to 2.78)."""
+    value of t from 4.30 to 2.78)."""
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     n = min(max(r["iteration"] for r in rows if r["method"] == m) + 1 for m in methods)
     table = {(r["method"], r["iteration"], r["seed"]): r for r in rows}
