@@ -373,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run one reproduction of memenvs.baselines.experiments; options after its name go "
                        "to it (memenvs reproduce NAME --help lists them).")
     p.add_argument("experiment", metavar="NAME", help="two-step (Wang et al. 2018), fast-slow-switch (test-time "
-                   "learning after a goal switch) or regularizer-forgetting (non-stationary CartPole)")
+                   "learning after a goal switch), regularizer-forgetting (non-stationary CartPole) or maml (MAML "
+                   "with an MLP or a frozen-recurrence RNN policy vs the meta-LSTM; Finn et al. 2017)")
     p.add_argument("options", nargs=argparse.REMAINDER, help="options of the reproduction")
     p.set_defaults(func=cmd_reproduce)
     return parser
