@@ -22,6 +22,7 @@ from memenvs.baselines.policies.memory_policy import process_sequence  # noqa: E
 TMAZE = "memenvs/TMaze-v0"
 PASSIVE = {"variant": "passive", "length": 4}
 QUICK = {"n_steps": 16, "batch_size": 32, "n_epochs": 1}
+QUICK_OFF_POLICY = {"learning_starts": 16, "buffer_size": 1_000, "batch_size": 4, "sequence_length": 8, "burn_in": 2}
 
 
 def registered(env_id: str) -> bool:
@@ -169,9 +170,10 @@ def envs_to_train():
 @pytest.mark.parametrize("baseline", sorted(BASELINES))
 def test_every_baseline_trains(baseline, env_id, env_kwargs):
     policy_kwargs = None
-    if baseline == "iam" and env_dset(env_id, **env_kwargs) is None:
+    if BASELINES[baseline].policy_kwargs.get("core") == "iam" and env_dset(env_id, **env_kwargs) is None:
         policy_kwargs = {"core_kwargs": {"dset": "learned", "dset_size": 2}}
-    model = make_model(baseline, env_id, n_envs=2, env_kwargs=env_kwargs, policy_kwargs=policy_kwargs, **QUICK)
+    quick = QUICK_OFF_POLICY if BASELINES[baseline].algorithm == "RecurrentDQN" else QUICK
+    model = make_model(baseline, env_id, n_envs=2, env_kwargs=env_kwargs, policy_kwargs=policy_kwargs, **quick)
     model.learn(64)
     assert model.num_timesteps >= 64
     result = evaluate(model, n_episodes=2, seed=3)

@@ -148,22 +148,25 @@ def n_step_targets(
 
 
 class RecurrentDQN(OffPolicyAlgorithm):
-    """Recurrent DQN (DRQN / R2D2-style) for SB3: see the module docstring for the method.
+    """Recurrent DQN (DRQN / R2D2-style) for SB3: see the module docstring for the method. It takes SB3's
+    ``OffPolicyAlgorithm`` arguments and these.
 
-    Args (beyond SB3's ``OffPolicyAlgorithm``):
+    Args:
         sequence_length: steps per replayed window.
         align: ``"episode"`` (windows start at episode starts, zero state) or ``"any"`` (anywhere, stored state).
         burn_in: leading steps of each window that only refresh the state (no loss); for ``align="any"``.
         n_step: steps of the n-step return.
         target_update_interval: env steps between target-network updates.
         tau: Polyak coefficient of the target update (1 = hard copy).
-        exploration_fraction / exploration_initial_eps / exploration_final_eps: the linear epsilon schedule.
+        exploration_fraction: share of training over which epsilon decays linearly.
+        exploration_initial_eps: epsilon at the start.
+        exploration_final_eps: epsilon after the decay.
         exploration_alpha: Ape-X spread of epsilon over the copies (0: every copy uses the same epsilon).
         max_grad_norm: gradient clipping.
-        replay_ratio: if given, how many times each stored step is replayed on average: the number of updates
-            follows the data (``replay_ratio * new steps / (batch_size * sequence_length)``) and ``gradient_steps``
-            is ignored. This keeps the update count per episode fixed when ``sequence_length`` grows with the
-            episode (R2D2 states its budget this way).
+        replay_ratio: if given, how many times each stored step is replayed on average, so the number of updates
+            follows the data (``replay_ratio * new steps / (batch_size * sequence_length)``) and
+            ``gradient_steps`` is ignored; the update count per episode then stays fixed when
+            ``sequence_length`` grows with the episode (R2D2 states its budget this way).
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": RecurrentQPolicy}
