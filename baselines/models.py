@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, Sequence
+import re
+from typing import Any, Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -88,6 +89,41 @@ def _resolve_names(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
         if fe not in EXTRACTORS:
             raise ValueError(f"unknown features_extractor_class {fe!r}; known: {', '.join(EXTRACTORS)}")
         out["features_extractor_class"] = EXTRACTORS[fe]
+    return out
+
+
+#: Algorithm arguments that SB3 accepts as a schedule (a function of the remaining progress, 1 -> 0).
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+
+
+def linear_schedule(start: float) -> Callable[[float], float]:
+    """``start`` at the beginning of training, falling linearly to 0 at the end (SB3's ``progress_remaining``)."""
+
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * start
+
+    return schedule
+
+
+def resolve_schedules(algo_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Turn RL Zoo's schedule strings into SB3 schedules: ``learning_rate="lin_1e-3"`` decays 1e-3 linearly to 0.
+
+    Strings keep a baseline's table (and ``memenvs compare --overrides``) plain JSON; a float or a callable passes
+    through. Anything else in a scheduled argument is an error that names the argument and the accepted forms."""
+    out = dict(algo_kwargs)
+    for key in SCHEDULED:
+        value = out.get(key)
+        if not isinstance(value, str):
+            continue
+        match = re.fullmatch(r"lin_([0-9.eE+-]+)", value.strip())
+        try:
+            start = float(match.group(1)) if match else None
+        except ValueError:
+            start = None
+        if start is None or not start >= 0:
+            raise ValueError(f"{key}={value!r}: expected a number or 'lin_<start>' (linear decay from <start> "
+                             "to 0 over training, e.g. 'lin_1e-3')")
+        out[key] = linear_schedule(start)
     return out
 
 
@@ -163,7 +199,7 @@ def make_model(
     """
     record: Baseline = resolve(baseline, env_id, env_kwargs)
     algo_cls = ALGORITHMS[record.algorithm]
-    algo_kwargs = {**record.algo_kwargs, **_split_overrides(algo_cls, overrides)}
+    algo_kwargs = resolve_schedules({**record.algo_kwargs, **_split_overrides(algo_cls, overrides)})
     if "batch_size" not in overrides:
         algo_kwargs = _fit_batch_size(algo_kwargs, n_envs)
     pk = copy.deepcopy(record.policy_kwargs)

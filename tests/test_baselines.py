@@ -271,6 +271,17 @@ def test_resolve_applies_family_overrides_and_rejects_unknown_names():
         make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rat=1e-3)
 
 
+def test_schedule_strings_become_linear_decays_and_bad_ones_name_the_argument():
+    """RL Zoo's ``lin_<start>`` in a scheduled argument decays linearly to 0 over training; other strings fail
+    before any env is built, naming the argument and the accepted forms."""
+    model = make_model("mlp", TMAZE, n_envs=2, env_kwargs=PASSIVE, learning_rate="lin_2e-3", clip_range="lin_0.2")
+    assert model.lr_schedule(1.0) == pytest.approx(2e-3) and model.lr_schedule(0.25) == pytest.approx(5e-4)
+    assert model.clip_range(0.5) == pytest.approx(0.1)
+    for bad in ("linear", "lin_", "lin_-1", "2e-3"):
+        with pytest.raises(ValueError, match=r"learning_rate=.*'lin_<start>'"):
+            make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rate=bad)
+
+
 @pytest.mark.parametrize("n_envs,expected", [(16, 176), (4, 132), (6, 198), (12, 198), (1, 33)])
 def test_family_batch_size_fits_the_rollout_without_a_minibatch_warning(n_envs, expected):
     """T-maze family: batch 256 (tuned for 16 copies), n_steps 33 on the default maze (whole 11-step episodes). With
