@@ -4,6 +4,7 @@ pool and Ray backends (same table as in-process), and rendering a saved model.""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shlex
@@ -165,6 +166,28 @@ def test_resume_skips_finished_runs(tiny, monkeypatch):
     calls.clear()
     again = cmp.compare(out=out, workers=1, **{**TINY, "seeds": [0, 1, 2]})
     assert calls == [] and len(again.skipped) == 6
+
+
+def test_a_changed_default_is_a_new_run_not_a_reused_one(tiny, monkeypatch):
+    """Resume keys on the run id; the id covers the baseline's resolved defaults, so after a change to the table
+    (here the MLP's layer sizes) the finished runs are not reused for settings they were not made with."""
+    from memenvs.baselines import hyperparams
+
+    out, first = tiny
+    calls = []
+
+    def counting(spec, progress=None):
+        calls.append(spec)
+        return fake_payload(spec)
+
+    monkeypatch.setattr(running, "execute", counting)
+    record = hyperparams.BASELINES["mlp"]
+    changed = dataclasses.replace(record, policy_kwargs={**record.policy_kwargs, "net_arch": [8]})
+    monkeypatch.setitem(hyperparams.BASELINES, "mlp", changed)
+    result = cmp.compare(out=out, workers=1, **TINY)
+    assert sorted((s.baseline, s.seed) for s in calls) == [("mlp", 0), ("mlp", 1)]
+    assert {r["run_id"] for r in result.rows} != {r["run_id"] for r in first.rows}
+    assert len(result.skipped) == 2  # the GRU's runs, whose defaults did not change
 
 
 def test_ctrl_c_keeps_finished_runs_and_rerun_resumes(tmp_path, monkeypatch):
