@@ -21,7 +21,9 @@ from .parsing import CompareError, _check_overrides, _fmt_value, env_label, pars
 #: The no-argument comparison: the passive T-maze at two memory lengths, where both bounds are known (a policy with
 #: memory succeeds every time, the memoryless MLP at most half the time), so the table says at a glance whether each
 #: baseline reached them; it finishes in a few minutes on a 2-core laptop.
-DEFAULT_ENVS: tuple[str, ...] = ("memenvs/TMaze-v0:variant=passive,length=8", "memenvs/TMaze-v0:variant=passive,length=16")
+DEFAULT_ENVS: tuple[str, ...] = (
+    "memenvs/TMaze-v0:variant=passive,length=8", "memenvs/TMaze-v0:variant=passive,length=16",
+)
 DEFAULT_BASELINES: tuple[str, ...] = ("mlp", "lstm", "gru", "iam")
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1)
 DEFAULT_STEPS = 24_000
