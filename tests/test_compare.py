@@ -335,7 +335,10 @@ def test_sweep_expands_runs_and_reports_the_longest_solved_length(tmp_path, monk
     assert table["gru"]["longest_solved"] == 20 and table["mlp"]["longest_solved"] is None
     assert table["gru"]["cells"]["50"]["success"] == pytest.approx(0.51)
     text = (tmp_path / "sweep.md").read_text()
-    assert "| gru | 1.01 ± 0.01 | 1.01 ± 0.01 | 0.51 ± 0.01 | 20 |" in text
+    assert "| gru | 1.01 ± 0.01 (2/2) | 1.01 ± 0.01 (2/2) | 0.51 ± 0.01 (0/2) | 20 |" in text
+    assert "Made by: `memenvs compare --envs memenvs/TMaze-v0:variant=passive --baselines mlp gru" in text
+    per_seed = (tmp_path / "per_seed.md").read_text()  # every run, none averaged away
+    assert "| memenvs/TMaze-v0:variant=passive,length=50 | gru | 0.50 / 0.52 (0, 1) | 0 of 2 |" in per_seed
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -358,7 +361,7 @@ def test_ray_backend_gives_the_same_table_as_local(tiny, tmp_path):
     assert not result.failures
     assert table(result.rows) == table(local.rows)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["config.json", "curves.png", "runs", "runs.csv", "runs.json", "summary.json", "summary.md"])
+        ["config.json", "curves.png", "per_seed.md", "runs", "runs.csv", "runs.json", "summary.json", "summary.md"])
     for r in result.rows:
         assert (tmp_path / "runs" / r["run_id"] / "model.zip").is_file()
 

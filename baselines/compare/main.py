@@ -224,7 +224,7 @@ def compare(
 
     done = load_done(out, runs)  # every finished run in the folder, whichever invocation trained it
     rows = [done[r.run_id] for r in runs if r.run_id in done]
-    paths = report.write_all(rows, out, title or "memenvs compare") if rows else {}
+    paths = report.write_all(rows, out, title or "memenvs compare", command=command_line(config)) if rows else {}
     summary = report.summarize(rows)
     if not quiet:
         _print_report(console, rows, summary, paths, failures, interrupted, len(runs), len(skipped), config)

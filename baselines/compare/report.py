@@ -292,8 +292,10 @@ def sweep_summary(rows: Sequence[dict[str, Any]], threshold: float = 0.9) -> dic
                 succ = mean_se(r["success_rate"] for r in runs)
                 ret = mean_se(r["final_return"] for r in runs)
                 metric = "success" if math.isfinite(succ[0]) else "return"
+                n_solved = sum(1 for r in runs if _finite(r["success_rate"]) and r["success_rate"] >= threshold)
                 cells[_value_key(value)] = {"success": succ[0], "success_se": succ[1], "return": ret[0],
-                                            "return_se": ret[1], "n": len(runs), "metric": metric}
+                                            "return_se": ret[1], "n": len(runs), "n_solved": n_solved,
+                                            "metric": metric}
                 if runs and metric == "success" and succ[0] >= threshold:
                     solved = value
             table[baseline] = {"cells": cells, "longest_solved": solved}
@@ -318,12 +320,16 @@ def sweep_markdown(sweep: dict[str, Any]) -> str:
             cells = []
             for v in values:
                 c = entry["cells"][_value_key(v)]
-                cells.append(_fmt(c[c["metric"]], c[c["metric"] + "_se"], 2) if c["n"] else "–")
+                cell = _fmt(c[c["metric"]], c[c["metric"] + "_se"], 2) if c["n"] else "–"
+                if c["n"] and c["metric"] == "success":
+                    cell += f" ({c['n_solved']}/{c['n']})"
+                cells.append(cell)
             solved = entry["longest_solved"]
             lines.append(f"| {baseline} | " + " | ".join(cells) + f" | {'none' if solved is None else solved} |")
         lines.append("")
-    lines.append("Cells: success rate of the final policy (deterministic evaluation), mean ± SE over seeds "
-                 "(the return where the env has no success signal).")
+    lines.append("Cells: success rate of the final policy (deterministic evaluation), mean ± SE over seeds, and "
+                 f"(in brackets) how many seeds reached {threshold}; the return where the env has no success signal. "
+                 "per_seed.md has every run.")
     return "\n".join(lines) + "\n"
 
 
@@ -356,16 +362,87 @@ def plot_sweep(sweep: dict[str, Any], path: str | Path) -> Path | None:
     return path
 
 
+# ----------------------------------------------------------------------------- per seed
+def _seed_cell(row: dict[str, Any]) -> str:
+    succ = row.get("success_rate", math.nan)
+    return f"{succ:.2f}" if _finite(succ) else f"R {row.get('final_return', math.nan):.3f}"
+
+
+def _best_cell(row: dict[str, Any]) -> str:
+    best, step = row.get("best_success", math.nan), row.get("best_step")
+    if not _finite(best):
+        best = row.get("best_return", math.nan)
+        if not _finite(best):
+            return "–"
+        return f"R {best:.3f}" + (f" ({_kilo(step)})" if step is not None else "")
+    return f"{best:.2f}" + (f" ({_kilo(step)})" if step is not None else "")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _kilo(steps: Any) -> str:
+    steps = int(steps)
+    return f"{steps / 1e6:.2f}M" if steps >= 1_000_000 else f"{steps / 1e3:.0f}k"
+
+
+def _span(values: Sequence[float], fmt: str) -> str:
+    values = [v for v in values if _finite(v)]
+    if not values:
+        return "–"
+    low, high = min(values), max(values)
+    return format(low, fmt) if format(low, fmt) == format(high, fmt) else f"{format(low, fmt)}–{format(high, fmt)}"
+
+
+def per_seed_markdown(rows: Sequence[dict[str, Any]], threshold: float = 0.9, title: str = "Per seed") -> str:
+    """Every run on one line per (env, baseline): the final policy's success per seed (the return, marked R, where
+    the env has no success signal), how many seeds reached ``threshold``, the best periodic evaluation with the step
+    it was first reached, the wall time and env-steps/s. Nothing is averaged away: a collapsed or failed seed shows
+    as itself."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["label"], r["baseline"]), []).append(r)
+    lines = [f"# {title}", "", "| env | baseline | final success per seed (seeds) | seeds ≥ " f"{threshold} | "
+             "best success (step first reached) | steps | wall s per run | env-steps/s |", "|" + "---|" * 8]
+    for (label, baseline), runs in groups.items():
+        runs = sorted(runs, key=lambda r: r["seed"])
+        solved = sum(1 for r in runs if _finite(r.get("success_rate")) and r["success_rate"] >= threshold)
+        seeds = ", ".join(str(r["seed"]) for r in runs)
+        counted = f"{solved} of {len(runs)}" if any(_finite(r.get("success_rate")) for r in runs) else "–"
+        env = label.replace("|", "\\|")
+        lines.append(
+            f"| {env} | {baseline} | {' / '.join(_seed_cell(r) for r in runs)} ({seeds}) | "
+            f"{counted} | {' / '.join(_best_cell(r) for r in runs)} | {_span([r['steps'] for r in runs], ',')} | "
+            f"{_span([r['wall_s'] for r in runs], '.0f')} | {_span([r['env_steps_per_s'] for r in runs], ',.0f')} |"
+        )
+    lines += ["", "Final policy: deterministic evaluation after training (the reported figure). Best: the best of "
+              "the periodic deterministic evaluations during training; a final below it is a collapse."]
+    return "\n".join(lines) + "\n"
+
+
 # ----------------------------------------------------------------------------- everything
-def write_all(rows: Sequence[dict[str, Any]], out: str | Path, title: str = "Comparison") -> dict[str, Path]:
-    """Write every report file of ``rows`` into ``out``; returns their paths by name."""
+def _made_by(markdown: str, command: str | None) -> str:
+    """``markdown`` with the command that made it under its title."""
+    if not command:
+        return markdown
+    title, _, rest = markdown.partition("\n")
+    return f"{title}\n\nMade by: `{command}`\n{rest}"
+
+
+def write_all(rows: Sequence[dict[str, Any]], out: str | Path, title: str = "Comparison",
+              command: str | None = None) -> dict[str, Path]:
+    """Write every report file of ``rows`` into ``out``; returns their paths by name. ``command``, the command line
+    that made the runs, heads every Markdown file."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     paths["csv"], paths["json"] = write_rows(rows, out)
     summary = summarize(rows)
     paths["summary"] = out / "summary.md"
-    paths["summary"].write_text(summary_markdown(summary, title))
+    paths["summary"].write_text(_made_by(summary_markdown(summary, title), command))
+    paths["per_seed"] = out / "per_seed.md"
+    paths["per_seed"].write_text(_made_by(per_seed_markdown(rows, title=f"{title}: per seed"), command))
     (out / "summary.json").write_text(json.dumps(_plain(summary), indent=1))
     curves = plot_curves(rows, out / "curves.png")
     if curves is not None:
@@ -373,7 +450,7 @@ def write_all(rows: Sequence[dict[str, Any]], out: str | Path, title: str = "Com
     sweep = sweep_summary(rows)
     if sweep:
         paths["sweep"] = out / "sweep.md"
-        paths["sweep"].write_text(sweep_markdown(sweep))
+        paths["sweep"].write_text(_made_by(sweep_markdown(sweep), command))
         (out / "sweep.json").write_text(json.dumps(_plain(sweep), indent=1))
         paths["sweep_plot"] = plot_sweep(sweep, out / "sweep.png")
     return paths
