@@ -140,9 +140,14 @@ def test_ball_logits_bound_every_probability_and_keep_the_greedy_action():
 # ------------------------------------------------------------------ the junction trap
 def trained_from_the_trap(logit_radius):
     """The MLP on a passive T-maze of length 4, started in the trap's state (east saturated everywhere, as PPO leaves
-    it once the corridor is learned before the junction is ever reached), then trained 6,000 steps."""
+    it once the corridor is learned before the junction is ever reached), then trained 6,000 steps at the family's
+    initial learning rate held constant (the family decays it to 0 over a budget four times longer; this test is
+    about the action distribution, so the 6,000 steps are all taken at full rate)."""
     kwargs = {"variant": "passive", "length": 4}
-    model = make_model("mlp", TMAZE, seed=0, n_envs=16, env_kwargs=kwargs, policy_kwargs={"logit_radius": logit_radius})
+    lr = resolve("mlp", TMAZE, kwargs).algo_kwargs["learning_rate"]
+    lr = float(lr.removeprefix("lin_")) if isinstance(lr, str) else lr
+    model = make_model("mlp", TMAZE, seed=0, n_envs=16, env_kwargs=kwargs, policy_kwargs={"logit_radius": logit_radius},
+                       learning_rate=lr)
     with th.no_grad():
         model.policy.action_net.bias[:] = th.tensor([0.0, 20.0, 0.0, 0.0])
     model.learn(6_000)
