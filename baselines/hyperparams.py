@@ -23,8 +23,9 @@ class Baseline:
     """A baseline: ``algorithm`` (``"PPO"``, ``"A2C"``, ``"RecurrentPPO"``), ``policy`` (an SB3 policy name such as
     ``"MlpPolicy"``, or ``"memory"`` for :class:`~memenvs.baselines.policies.memory_policy.MemoryActorCriticPolicy`),
     ``policy_kwargs``, ``algo_kwargs`` and ``wrappers`` (``(name, kwargs)`` pairs from
-    :data:`memenvs.baselines.vec_wrappers.WRAPPERS`, applied innermost first) and ``steps``, the training budget in
-    env steps (``None``: the caller's, e.g. ``memenvs compare --steps``)."""
+    :data:`memenvs.baselines.vec_wrappers.WRAPPERS`, applied innermost first), ``steps``, the training budget in
+    env steps, and ``eval_episodes``, the episodes of the final evaluation (``None``: the caller's, e.g.
+    ``memenvs compare --steps`` / ``--eval-episodes``)."""
 
     name: str
     summary: str
@@ -34,6 +35,7 @@ class Baseline:
     algo_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     wrappers: tuple[tuple[str, dict[str, Any]], ...] = ()
     steps: int | None = None
+    eval_episodes: int | None = None
 
 
 #: Radius of the T-maze policies' centred action logits (:mod:`memenvs.baselines.policies.distributions`): every
@@ -240,8 +242,14 @@ def _tmaze_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # A rollout holds whole episodes (a multiple of the fixed horizon of the passive and active variants), so every
     # back-propagation sequence holds the cue and the junction; at least 32 steps, as tuned for length 8.
     n_steps = episode * math.ceil(32 / episode)
-    return {"algo_kwargs": {"n_steps": n_steps}, "steps": TMAZE_STEPS_PER_CELL * episode}
+    return {"algo_kwargs": {"n_steps": n_steps}, "steps": TMAZE_STEPS_PER_CELL * episode,
+            "eval_episodes": TMAZE_EVAL_EPISODES}
 
+
+#: Episodes of the final evaluation on the T-maze: a memoryless policy's success is the share of its arm among the
+#: evaluated goals, which over 100 episodes has a standard error of 0.05, as wide as the band around the memoryless
+#: bound 0.5 that a result is read against; over 1,000 it is 0.016 (and cheap: the episodes are short).
+TMAZE_EVAL_EPISODES = 1_000
 
 #: T-maze training budget per step of the episode (the corridor length plus one), measured in
 #: docs/results/ppo_junction_trap.md.
@@ -255,7 +263,8 @@ def _tmaze_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # not taught the corridor in 150k steps; 5-step and whole-episode returns solved it by 75k). The final epsilon
     # 1/T is Ni et al.'s: (1 - 1/T) ** T ~ 1/e of the episodes then run without a random step.
     algo = {"sequence_length": limit, "n_step": limit, "exploration_final_eps": 1.0 / limit}
-    return {"algo_kwargs": algo, "steps": TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs)}
+    return {"algo_kwargs": algo, "steps": TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs),
+            "eval_episodes": TMAZE_EVAL_EPISODES}
 
 
 #: Recurrent DQN's T-maze budget per step of the episode, measured in docs/results/recurrent_dqn_tmaze.md (solved

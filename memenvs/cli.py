@@ -329,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="env steps per run (default: the family's budget for the env, which grows with the T-maze's "
                    "corridor; 24000 where the family sets none)")
     p.add_argument("--n-envs", type=int, default=16, help="env copies per run (default 16)")
-    p.add_argument("--eval-episodes", type=int, default=100, help="episodes of the final evaluation (default 100)")
+    p.add_argument("--eval-episodes", type=int, default=None,
+                   help="episodes of the final evaluation (default: the env family's, 1000 on the T-maze; else 100)")
     p.add_argument("--out", default="memenvs_compare", help="output folder (default ./memenvs_compare)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: min(CPUs, runs); each uses 1 torch thread)")

@@ -53,6 +53,21 @@ def test_tmaze_budget_grows_with_the_corridor_and_compare_uses_it():
     assert explicit[0].steps == 1234
 
 
+def test_tmaze_final_evaluation_resolves_the_memoryless_bound():
+    """A memoryless policy's success is the share of its arm among the evaluated goals: over 100 episodes its
+    standard error (0.05) is as wide as the band around 0.5 a result is read against, so the T-maze family evaluates
+    the final policy on 1,000 episodes unless told otherwise; other families keep the comparison's 100."""
+    runs = plan(envs=[f"{TMAZE}:variant=passive,length=10", "memenvs/RandomMaze-v0:size=3"],
+                baselines=["mlp", "gru_dqn"], seeds=[0])
+    episodes = {(r.env_id, r.baseline): r.eval_episodes for r in runs}
+    assert episodes[(TMAZE, "mlp")] == episodes[(TMAZE, "gru_dqn")] == 1_000
+    assert episodes[("memenvs/RandomMaze-v0", "mlp")] == 100
+    assert plan(envs=[TMAZE], baselines=["mlp"], seeds=[0], eval_episodes=7)[0].eval_episodes == 7
+    share = evaluate(JunctionNorth(), TMAZE, n_episodes=1_000, seed=10_000, env_kwargs={"variant": "passive",
+                                                                                        "length": 10})
+    assert abs(share.success_rate - 0.5) < 0.05 and share.success_se < 0.02
+
+
 # ------------------------------------------------------------------ success is the env's
 class Constant:
     """A policy that always takes the same action (a stand-in for a trained model)."""

@@ -20,7 +20,7 @@ from .backends import BACKENDS, _run_inline, _run_pool, _run_ray
 from .display import _Display, _print_report
 from .parsing import CompareError, _fmt_value, parse_overrides
 from .planning import (
-    DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_EVAL_EPISODES, DEFAULT_N_ENVS, DEFAULT_OUT,
+    DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_N_ENVS, DEFAULT_OUT,
     DEFAULT_SEEDS, plan,
 )
 from .running import EVAL_SEED_OFFSET
@@ -60,7 +60,8 @@ def command_line(config: dict[str, Any]) -> str:
     parts = ["memenvs", "compare", "--envs", *config["envs"], "--baselines", *config["baselines"],
              "--seeds", *map(str, config["seeds"]),
              *(["--steps", str(config["steps"])] if config.get("steps") is not None else []),
-             "--n-envs", str(config["n_envs"]), "--eval-episodes", str(config["eval_episodes"]),
+             "--n-envs", str(config["n_envs"]),
+             *(["--eval-episodes", str(config["eval_episodes"])] if config.get("eval_episodes") is not None else []),
              "--out", str(config["out"])]
     if config.get("sweep"):
         parts += ["--sweep", config["sweep"]]
@@ -110,7 +111,7 @@ def compare(
     seeds: Sequence[int] | None = None,
     steps: int | None = None,
     n_envs: int = DEFAULT_N_ENVS,
-    eval_episodes: int = DEFAULT_EVAL_EPISODES,
+    eval_episodes: int | None = None,
     out: str | Path = DEFAULT_OUT,
     workers: int | None = None,
     backend: str = "local",
@@ -130,7 +131,8 @@ def compare(
         baselines: names from :data:`memenvs.baselines.hyperparams.BASELINES` (default mlp, lstm, gru, iam).
         seeds: training seeds (default 0, 1); evaluation uses ``EVAL_SEED_OFFSET + seed``.
         steps: env steps per run (default: each baseline's budget for the env, see :func:`plan`). n_envs: env
-            copies per run. eval_episodes: episodes of the final evaluation.
+            copies per run. eval_episodes: episodes of the final evaluation (default: the family's, see
+            :func:`plan`, else :data:`DEFAULT_EVAL_EPISODES`).
         out: output folder; runs already finished there are skipped.
         workers: local processes (default ``min(os.cpu_count(), runs to do)``; 1 runs in this process).
         backend: ``"local"`` or ``"ray"``. address: Ray cluster address (default: ``RAY_ADDRESS`` or a new local

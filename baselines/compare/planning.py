@@ -120,7 +120,7 @@ def plan(
     seeds: Sequence[int] | None = None,
     steps: int | None = None,
     n_envs: int = DEFAULT_N_ENVS,
-    eval_episodes: int = DEFAULT_EVAL_EPISODES,
+    eval_episodes: int | None = None,
     sweep: str | None = None,
     curve_points: int = DEFAULT_CURVE_POINTS,
     overrides: str | dict[str, Any] | None = None,
@@ -129,7 +129,8 @@ def plan(
 
     ``steps=None`` trains each run for its baseline's budget on that env (the record's ``steps`` from
     :func:`~memenvs.baselines.hyperparams.resolve`; the T-maze's grows with the corridor), or :data:`DEFAULT_STEPS`
-    where the family sets none.
+    where the family sets none. ``eval_episodes=None`` likewise takes the family's (the T-maze's 1,000), else
+    :data:`DEFAULT_EVAL_EPISODES`.
 
     Raises :class:`CompareError` (a ``ValueError``) naming the bad argument before anything is trained: unknown
     baseline or env id, malformed kwargs or sweep, kwargs the env rejects, non-positive sizes.
@@ -141,7 +142,7 @@ def plan(
     seeds = list(DEFAULT_SEEDS if seeds is None else seeds)
     for name, value, low in (("steps", steps, 1), ("n_envs", n_envs, 1), ("eval_episodes", eval_episodes, 1),
                              ("curve_points", curve_points, 1)):
-        if name == "steps" and value is None:
+        if name in ("steps", "eval_episodes") and value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise CompareError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -192,10 +193,12 @@ def plan(
                 if image and record.policy == "MlpPolicy":
                     raise CompareError(f"baseline {baseline!r} has an MLP policy but {env_id} has image observations")
                 run_steps = steps if steps is not None else (record.steps or DEFAULT_STEPS)
+                run_episodes = eval_episodes if eval_episodes is not None else (
+                    record.eval_episodes or DEFAULT_EVAL_EPISODES)
                 for seed in seeds:
                     runs.append(RunSpec(
                         env_id=env_id, env_kwargs=kwargs, baseline=baseline, seed=int(seed), steps=int(run_steps),
-                        n_envs=int(n_envs), eval_episodes=int(eval_episodes), curve_points=int(curve_points),
+                        n_envs=int(n_envs), eval_episodes=int(run_episodes), curve_points=int(curve_points),
                         policy_kwargs=iam_kwargs if baseline == "iam" else None, overrides=overrides,
                         sweep_key=sweep_key,
                         sweep_value=value, sweep_group=group if sweep_key else None,
