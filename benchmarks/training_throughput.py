@@ -71,10 +71,11 @@ def build(name: str, n_envs: int, args: argparse.Namespace) -> Any:
     if name == "sb3-lstm":
         from sb3_contrib import RecurrentPPO
 
+        from memenvs.baselines.models import resolve_schedules
         from memenvs.sb3 import make_vec_env
 
         record = resolve("lstm", args.env)
-        kwargs = {**record.algo_kwargs, **algo}
+        kwargs = resolve_schedules({**record.algo_kwargs, **algo})  # the table's "lin_..." strings, as make_model
         policy_kwargs = {"lstm_hidden_size": args.hidden, "net_arch": record.policy_kwargs.get("net_arch", [])}
         venv = make_vec_env(args.env, n_envs=n_envs, seed=args.seed, **env_kwargs)
         return RecurrentPPO("MlpLstmPolicy", venv, policy_kwargs=policy_kwargs, seed=args.seed, device=args.device,
