@@ -408,6 +408,7 @@ class RandomMazeState(State):
     start: np.ndarray  # flat cell index where the episode started
     goal: np.ndarray  # flat cell index of the goal
     grid: np.ndarray  # (N, size * P * side * 2) uint8: the maze as strips, see RandomMazeCore
+    delta: np.ndarray  # (N, size * size * 4) signed: how far each (cell, action) moves the agent's flat cell index
 
 
 class RandomMazeCore(Core):
@@ -452,7 +453,6 @@ class RandomMazeCore(Core):
         edge_square = np.concatenate([np.stack([2 * er + centre, 2 * ec + centre + 1], axis=1),
                                       np.stack([2 * vr + centre + 1, 2 * vc + centre], axis=1)])
         self.strip_rows = n * p  # rows of `side` squares per copy
-        self.copy_bytes = self.strip_rows * side * 2
         # the strips of a maze with every edge closed and no goal: walls everywhere but on the cells
         picture = np.ones((p, p, 2), dtype=np.uint8)
         picture[..., 1] = 0
@@ -468,6 +468,9 @@ class RandomMazeCore(Core):
         self.edge_byte = self._square_bytes(edge_square)
         self.goal_byte = self._square_bytes(self.cell_square) + 1
         self.move = np.array([-n, 1, n, -1], dtype=np.int64)
+        self.exit_byte = (self.cell_byte[:, None] + self.side_byte).ravel()  # per (cell, action): the wall beside it
+        self.delta_dtype = np.result_type(np.min_scalar_type(-n), np.int8)
+        self._move_row = np.tile(self.move, self.n_cells).astype(self.delta_dtype)
         self._choices = np.array([[self.n_cells], [self.n_cells - 1]])  # for the goal, then the start among the rest
         self._last_choice = self._choices - 1
         self.window_dtype = np.dtype((np.void, side * side * 2))
@@ -504,6 +507,7 @@ class RandomMazeCore(Core):
         return RandomMazeState(
             t=zeros.copy(), pos=zeros.copy(), start=zeros.copy(), goal=zeros.copy(),
             grid=np.tile(self.template, (num_envs, 1)),
+            delta=np.zeros((num_envs, 4 * self.n_cells), dtype=self.delta_dtype),
         )
 
     def reset(self, state: RandomMazeState, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
@@ -522,6 +526,9 @@ class RandomMazeCore(Core):
         grid[:, self.edge_byte] = ~opened[:, :, None]  # a wall where the edge is closed
         grid[np.arange(k)[:, None], self.goal_byte.take(goal, axis=0)] = 1
         state.grid[idx] = grid
+        # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies the
+        # strips outgrow the caches and a step's look-up there cost more than the rest of the step)
+        state.delta[idx] = (1 - grid[:, self.exit_byte]) * self._move_row
         state.goal[idx] = goal
         state.start[idx] = start
         state.pos[idx] = start
@@ -529,12 +536,10 @@ class RandomMazeCore(Core):
     def step(
         self, state: RandomMazeState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        _, base_bytes = self._copy_bases(len(action))
-        # the square between the agent's cell and the next one in the picture is a wall or not
-        side = base_bytes + self.cell_byte.take(state.pos)
-        side += self.side_byte.take(action)
-        free = state.grid.reshape(-1).take(side) == 0
-        np.add(state.pos, self.move.take(action), out=state.pos, where=free)
+        move = state.pos * 4
+        move += action
+        move += self._copy_bases(len(action))[1]
+        state.pos += state.delta.reshape(-1).take(move)
         reached = state.pos == state.goal
         return self.reward_table.take(reached.view(np.uint8)), reached
 
@@ -543,7 +548,7 @@ class RandomMazeCore(Core):
 
     def observe(self, state: RandomMazeState, rng: np.random.Generator) -> np.ndarray:
         n, side = len(state.pos), self.side
-        rows, _ = self._copy_bases(n)
+        rows = self._copy_bases(n)[0]
         windows = self._all_windows(state.grid)[rows + self.window_start.take(state.pos)]
         return windows.view(np.uint8).reshape(n, side, side, 2).astype(np.float32)
 
@@ -564,12 +569,12 @@ class RandomMazeCore(Core):
         return {**self.__dict__, "_windows": None}  # a pickled view would come back as a copy of the old windows
 
     def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each copy's strips start in the flattened grid, in strip rows and in bytes (cached per batch size:
-        an ``arange`` per step costs as much as a step of a small batch)."""
+        """Where each copy's rows start in the flattened grid (in strip rows) and in the flattened delta (cached per
+        batch size: an ``arange`` per step costs as much as a step of a small batch)."""
         bases = self._bases.get(n)
         if bases is None:
-            rows = np.arange(n) * self.strip_rows
-            bases = self._bases[n] = (rows, rows * (2 * self.side))
+            copies = np.arange(n)
+            bases = self._bases[n] = (copies * self.strip_rows, copies * 4 * self.n_cells)
         return bases
 
     # ------------------------------------------------------------------ analysis
