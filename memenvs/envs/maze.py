@@ -475,7 +475,7 @@ class RandomMazeCore(Core):
         self._last_choice = self._choices - 1
         self.window_dtype = np.dtype((np.void, side * side * 2))
         self._windows: np.ndarray | None = None
-        self._bases: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
         self.generate = GENERATORS[params.generator]
         self.fixed_openings = None
@@ -523,14 +523,15 @@ class RandomMazeCore(Core):
         goal, start = cells
         start += start >= goal
         # every copy at once (a single env, or a batch whose episodes all timed out together): draw in place
-        whole = k == len(state.grid) and bool((idx == self._copy_bases(k)[2]).all())
+        copies = np.arange(k)  # not cached: k varies from reset to reset
+        whole = k == len(state.grid) and bool((idx == copies).all())
         if whole:
             grid = state.grid
             grid[...] = self.template
         else:
-            grid = np.tile(self.template, (k, 1))
+            grid = self.template[None].repeat(k, axis=0)
         grid[:, self.edge_byte] = ~opened[:, :, None]  # a wall where the edge is closed
-        grid[self._copy_bases(k)[2][:, None], self.goal_byte.take(goal, axis=0)] = 1
+        grid[copies[:, None], self.goal_byte.take(goal, axis=0)] = 1
         # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies the
         # strips outgrow the caches and a step's look-up there cost more than the rest of the step)
         delta = np.subtract(1, grid.take(self.exit_byte, axis=1), dtype=self.delta_dtype)
@@ -579,13 +580,14 @@ class RandomMazeCore(Core):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_windows": None}  # a pickled view would come back as a copy of the old windows
 
-    def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where each copy's rows start in the flattened grid (in strip rows) and in the flattened delta, and the
-        copies' indices (cached per batch size: an ``arange`` per step costs as much as a step of a small batch)."""
+    def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where each copy's rows start in the flattened grid (in strip rows) and in the flattened delta (cached per
+        batch size, which is the facade's fixed number of copies: an ``arange`` per step costs as much as a step of
+        a small batch)."""
         bases = self._bases.get(n)
         if bases is None:
             copies = np.arange(n)
-            bases = self._bases[n] = (copies * self.strip_rows, copies * 4 * self.n_cells, copies)
+            bases = self._bases[n] = (copies * self.strip_rows, copies * 4 * self.n_cells)
         return bases
 
     # ------------------------------------------------------------------ analysis
