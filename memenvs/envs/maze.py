@@ -427,7 +427,9 @@ class RandomMazeCore(Core):
     costs one item per window row (about 3 ns each in NumPy, whatever the size of the item), and the packed codes
     used before cost two look-ups of one element per square; both made a copy cost as much at 8,192 copies as at
     1,024 or more. A strip copy of every cell's window would make observing as cheap but cost ``size`` times more
-    memory and reset time; strips cost ``side / 2`` times the picture, about 2.3 kB per 8 x 8 maze with ``view=1``.
+    memory and reset time; strips cost ``size * P * side * 2`` bytes (``P = 2 * size + 1 + 4 * view``), about
+    ``side / 2`` times the picture: 2.3 kB per 8 x 8 maze with ``view=1``, but 208 kB at ``size=16, view=16``, so
+    a view much wider than the memory task needs costs memory in proportion.
     """
 
     Params = RandomMazeParams
