@@ -476,6 +476,7 @@ class RandomMazeCore(Core):
         self._choices = np.array([[self.n_cells], [self.n_cells - 1]])  # for the goal, then the start among the rest
         self._last_choice = self._choices - 1
         self.window_dtype = np.dtype((np.void, side * side * 2))
+        self.reset_block = max(1, (1 << 19) // (n * p * side * 2))  # copies whose strips fill about 512 kB
         self._windows: np.ndarray | None = None
         self._bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
@@ -528,19 +529,24 @@ class RandomMazeCore(Core):
         copies = np.arange(k)  # not cached: k varies from reset to reset
         whole = k == len(state.grid) and bool((idx == copies).all())
         if whole:
-            grid = state.grid
+            grid, delta = state.grid, state.delta
             grid[...] = self.template
         else:
             grid = self.template[None].repeat(k, axis=0)
-        grid[:, self.edge_byte] = ~opened[:, :, None]  # a wall where the edge is closed
-        grid[copies[:, None], self.goal_byte.take(goal, axis=0)] = 1
-        # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies the
-        # strips outgrow the caches and a step's look-up there cost more than the rest of the step)
-        delta = np.subtract(1, grid.take(self.exit_byte, axis=1), dtype=self.delta_dtype)
+            delta = np.empty((k, 4 * self.n_cells), dtype=self.delta_dtype)
+        walls = ~opened[:, :, None]  # a wall where the edge is closed
+        # In blocks of copies whose strips stay in cache: the scatter writes each edge into every copy before the
+        # next edge, so over a whole large batch it would miss the cache for nearly every byte (2x slower at 8,192).
+        for first in range(0, k, self.reset_block):
+            rows = slice(first, first + self.reset_block)
+            block = grid[rows]
+            block[:, self.edge_byte] = walls[rows]
+            # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies
+            # the strips outgrow the caches and a step's look-up there cost more than the rest of the step)
+            np.subtract(1, block.take(self.exit_byte, axis=1), out=delta[rows], dtype=self.delta_dtype)
         delta *= self._move_row
-        if whole:
-            state.delta[...] = delta
-        else:
+        grid[copies[:, None], self.goal_byte.take(goal, axis=0)] = 1
+        if not whole:
             state.grid[idx] = grid
             state.delta[idx] = delta
         state.goal[idx] = goal
