@@ -118,28 +118,29 @@ def _plan(h: int, w: int) -> tuple[_Level, ...]:
 def generate_openings(rng: np.random.Generator, count: int, h: int, w: int | None = None) -> np.ndarray:
     """``count`` random perfect mazes of ``h`` x ``w`` cells as a bool array ``(count, num_edges(h, w))`` of openings.
 
-    Draws one ``rng.random((count, n))`` array (``n`` = blocks plus coarse openings over all levels): per block, which
-    inner edge of a 2 x 2 block stays closed; per coarse opening, which of the two possible doors it uses.
+    Draws the numbers of one ``rng.random((count, n))`` array (``n`` = blocks plus coarse openings over all levels):
+    per block, which inner edge of a 2 x 2 block stays closed; per coarse opening, which of the two possible doors
+    it uses.
     """
     w = h if w is None else w
     plan = _plan(h, w)
     if not plan:
         return np.zeros((count, 0), dtype=bool)
-    # One draw for everything: rng.integers costs ~10 us per call, about the whole budget of a batched reset.
-    u = rng.random((count, plan[-1].n_random_total))
-    q = np.empty(u.shape, dtype=np.intp)
-    np.multiply(u, 4.0, out=q, casting="unsafe")  # floor(4 * u): a block's dropped edge; a door's bit is q < 2
     # Four NumPy calls a level (a reset of a few copies is mostly their fixed cost): the draw of each edge, the
     # edge's place in the table, and for a door whether its coarse edge is open. Many mazes go in blocks whose
-    # temporaries (8 bytes an edge) stay in cache: one pass over 8,192 8x8 mazes took twice as long, mostly in
-    # faulting in fresh pages for its 7 MB temporaries.
+    # temporaries (8 bytes an edge) stay in cache: one pass over 8,192 8x8 mazes took two to three times as long,
+    # mostly in faulting in fresh pages for its several MB of temporaries. The blocks draw their uniforms in turn,
+    # which are the numbers one rng.random((count, n)) would give (it fills row after row); rng.integers would cost
+    # ~10 us per call, about the whole budget of a batched reset.
+    n_random = plan[-1].n_random_total
     block = max(1, _BLOCK_EDGES // len(plan[-1].base))
     parts = []
     for start in range(0, max(count, 1), block):
-        rows = q[start:start + block]
+        q = np.empty((min(block, count - start), n_random), dtype=np.intp)
+        np.multiply(rng.random(q.shape), 4.0, out=q, casting="unsafe")  # floor(4u): a dropped edge; door bit q < 2
         coarse = None  # 4 * (edge open) per edge of the level before
         for lv in plan:
-            index = rows.take(lv.columns, axis=1)
+            index = q.take(lv.columns, axis=1)
             index += lv.base
             if coarse is not None:
                 index += coarse.take(lv.coarse_edge, axis=1)
