@@ -530,9 +530,8 @@ class RandomMazeCore(Core):
         whole = k == len(state.grid) and bool((idx == copies).all())
         if whole:
             grid, delta = state.grid, state.delta
-            grid[...] = self.template
         else:
-            grid = self.template[None].repeat(k, axis=0)
+            grid = np.empty((k, self.template.size), dtype=np.uint8)
             delta = np.empty((k, 4 * self.n_cells), dtype=self.delta_dtype)
         walls = ~opened[:, :, None]  # a wall where the edge is closed
         # In blocks of copies whose strips stay in cache: the scatter writes each edge into every copy before the
@@ -540,6 +539,7 @@ class RandomMazeCore(Core):
         for first in range(0, k, self.reset_block):
             rows = slice(first, first + self.reset_block)
             block = grid[rows]
+            block[...] = self.template
             block[:, self.edge_byte] = walls[rows]
             # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies
             # the strips outgrow the caches and a step's look-up there cost more than the rest of the step)
