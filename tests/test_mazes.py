@@ -19,6 +19,7 @@ from memenvs.envs.maze_generation import (
     distances_from,
     generate_mazes,
     generate_openings,
+    num_edges,
     openings_to_bits,
     parse_maze,
     wilson_openings,
@@ -146,6 +147,20 @@ def test_generator_is_seeded_and_varied():
     south = (big[:, :-1] & OPEN_BITS[S]) > 0
     for edges in (east, south):
         assert edges.any(axis=0).all() and (~edges).any(axis=0).all()
+
+
+def test_generator_draws_the_same_mazes_from_a_seed_as_before():
+    """A seed keeps naming the same mazes across versions (results and seeded benchmarks stay comparable): these
+    openings were made by the generator before its rewrite into fewer NumPy calls."""
+    got = generate_openings(np.random.default_rng(0), 3, 4)
+    expect = ["110001011101111100101110", "110101100111101110001011", "110001001101111101101101"]
+    assert ["".join("1" if x else "0" for x in row) for row in got] == expect
+    got = generate_openings(np.random.default_rng(1), 2, 5, 7)
+    expect = ["0010101110101111111000001111111110011100010110111110000010",
+              "1000101010111101111010101110111011101101000110111011000100"]
+    assert ["".join("1" if x else "0" for x in row) for row in got] == expect
+    assert generate_openings(np.random.default_rng(0), 0, 6).shape == (0, num_edges(6, 6))
+    assert generate_openings(np.random.default_rng(0), 2, 1).shape == (2, 0)
 
 
 def test_batched_distances_match_bfs():
@@ -366,6 +381,46 @@ def test_random_maze_moves_follow_walls_and_reward():
         np.testing.assert_allclose(r, np.where(at_goal, 1.0, 0.0) - core.step_cost, rtol=1e-6)
         if (term | trunc).any():
             envs.reset(options={"reset_mask": term | trunc})
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(size=5, view=2), dict(size=3, view=0), dict(size=6, regenerate="never")])
+def test_random_maze_reset_of_some_copies_draws_what_a_reset_of_all_does(kwargs):
+    """The core resets all copies of a state in place and a subset through a temporary: both must draw the same
+    mazes, goals and starts from the same generator state, into the copies they are asked for."""
+    core = RandomMazeEnv(**kwargs).core
+    whole, part = core.init_state(5), core.init_state(8)
+    core.reset(whole, np.arange(5), np.random.default_rng(7), None)
+    rows = np.array([6, 1, 3, 7, 0])  # any order: maze i goes to copy rows[i]
+    core.reset(part, rows, np.random.default_rng(7), None)
+    for f in ("grid", "delta", "goal", "start", "pos"):
+        np.testing.assert_array_equal(getattr(part, f)[rows], getattr(whole, f), err_msg=f)
+    untouched = core.init_state(8)
+    for f in ("grid", "delta", "goal", "start", "pos"):
+        np.testing.assert_array_equal(getattr(part, f)[[2, 4, 5]], getattr(untouched, f)[[2, 4, 5]], err_msg=f)
+    shuffled, order = core.init_state(5), np.array([3, 0, 4, 2, 1])  # every copy, but not in order
+    core.reset(shuffled, order, np.random.default_rng(7), None)
+    for f in ("grid", "delta", "goal", "start", "pos"):
+        np.testing.assert_array_equal(getattr(shuffled, f)[order], getattr(whole, f), err_msg=f)
+
+
+def test_random_maze_core_observes_the_state_it_is_given():
+    """Observing works on any state: one taken out of another (a different grid) and the original after it moved
+    on; neither sees the other's mazes."""
+    envs = gym.make_vec(RANDOM, num_envs=6, size=5)
+    envs.reset(seed=0)
+    core, state = envs.unwrapped.core, envs.unwrapped._state
+    rng = np.random.default_rng(0)
+    rows = np.array([4, 1])
+    taken = state.take(rows)
+    before = core.observe(taken, rng)
+    np.testing.assert_array_equal(before, core.observe(state, rng)[rows])
+    for _ in range(20):
+        envs.step(rng.integers(0, 4, 6))
+    envs.reset(seed=1)  # new mazes in the original
+    np.testing.assert_array_equal(core.observe(taken, rng), before)
+    assert not np.array_equal(core.observe(state, rng)[rows], before)
+    state.put(rows, taken)
+    np.testing.assert_array_equal(core.observe(state, rng)[rows], before)
 
 
 def test_random_maze_regeneration():

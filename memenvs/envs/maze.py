@@ -51,10 +51,6 @@ LAYOUT_4X4 = """
 
 # Block-grid tile codes shared by the drawings (and by RandomMaze's observation: wall, free, goal).
 WALL, FREE, GOAL, START = 0, 1, 2, 3
-#: Observation channels (wall, goal) of each code, as two float32 packed into one int64: free is (0, 0).
-#: Squares per uint64 run of tile codes in RandomMaze's picture.
-RUN = 8
-PACKED = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=np.float32).view(np.int64).ravel()
 PALETTE = (
     Tile((40, 40, 48), "#"),
     Tile((225, 225, 215), "."),
@@ -411,22 +407,29 @@ class RandomMazeState(State):
     pos: np.ndarray  # flat cell index of the agent
     start: np.ndarray  # flat cell index where the episode started
     goal: np.ndarray  # flat cell index of the goal
-    grid: np.ndarray  # (N, P * P) uint64: square s of the padded picture holds the codes of squares s .. s + 7
+    grid: np.ndarray  # (N, size * P * side * 2) uint8: the maze as strips, see RandomMazeCore
+    delta: np.ndarray  # (N, size * size * 4) signed: how far each (cell, action) moves the agent's flat cell index
 
 
 class RandomMazeCore(Core):
     """Batched random mazes.
 
-    Each copy keeps its maze as a block picture of ``(2 * size + 1)`` squares per side where walls are squares of
-    their own (a step looks up the square beside the agent in the direction it moves), padded with ``2 * view``
-    wall squares on every side so that the agent's window never leaves the array. Square ``s`` of a copy's picture is
-    one uint64 holding the tile codes (one byte each) of the eight squares ``s .. s + 7``, so a row of the window is
-    one look-up: observing gathers ``4 * view + 3`` numbers per copy instead of one per square, then turns the codes
-    into the two float32 channels with one look-up in :data:`PACKED`. The gather of one packed observation per
-    square that this replaced cost as much at 1,024 copies but fell behind 3-4x at 8,192, where its index array and
-    its 8-byte-per-square picture outgrew the caches. Cutting every cell's window once per reset instead made
-    observing cheaper but resetting far dearer: when all copies time out together, a reset of the whole batch must
-    stay cheap too.
+    A maze is drawn as a block picture of ``(2 * size + 1)`` squares per side where walls are squares of their own (a
+    step looks up the square beside the agent in the direction it moves), padded with ``2 * view`` wall squares on
+    every side so that the agent's window never leaves it. A square is stored as its observation: two bytes (wall,
+    goal), each 0 or 1. A copy keeps its picture cut into ``size`` overlapping vertical strips, one per column of
+    cells, each as wide as the window (``side = 4 * view + 3`` squares) and as tall as the picture, row after row. The
+    window around a cell is then ``side`` consecutive rows of its column's strip: one contiguous run of bytes laid
+    out exactly as the observation, so observing is one gather of one item per copy (a fancy index into an
+    overlapping view of the strips whose items are whole windows) and one contiguous cast to float32.
+
+    Why strips: the observation is most of the work of a step. Gathering the window's rows from a plain picture
+    costs one item per window row (about 3 ns each in NumPy, whatever the size of the item), and the packed codes
+    used before cost two look-ups of one element per square; both made a copy cost as much at 8,192 copies as at
+    1,024 or more. A strip copy of every cell's window would make observing as cheap but cost ``size`` times more
+    memory and reset time; strips cost ``size * P * side * 2`` bytes (``P = 2 * size + 1 + 4 * view``), about
+    ``side / 2`` times the picture: 2.3 kB per 8 x 8 maze with ``view=1``, but 208 kB at ``size=16, view=16``, so
+    a view much wider than the memory task needs costs memory in proportion.
     """
 
     Params = RandomMazeParams
@@ -438,41 +441,60 @@ class RandomMazeCore(Core):
         super().__init__(params)
         n, v = params.size, params.view
         self.n_cells = n * n
-        self.side = 4 * v + 3  # the window: the agent's cell, `view` cells each way, and the walls around them
+        self.side = side = 4 * v + 3  # the window: the agent's cell, `view` cells each way, and the walls around them
         self.pad = 2 * v
-        self.padded = 2 * n + 1 + 2 * self.pad
-        p = self.padded
+        self.padded = p = 2 * n + 1 + 2 * self.pad
         self.action_space = spaces.Discrete(4)
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.side, self.side, 2), dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(side, side, 2), dtype=np.float32)
         rows, cols = np.divmod(np.arange(self.n_cells), n)
-        self.cell_block = (self.pad + 2 * rows + 1) * p + self.pad + 2 * cols + 1
-        self.window_corner = 2 * rows * p + 2 * cols  # flat top-left of the window around each cell
+        # squares (y, x) of the padded picture: every cell, and every edge (horizontal edges first, as the openings)
+        centre = side // 2  # the agent's square in its window, and its picture square is (2 * row, 2 * col) + centre
+        self.cell_square = np.stack([2 * rows + centre, 2 * cols + centre], axis=1)
         er, ec = np.divmod(np.arange(n * (n - 1)), n - 1)
         vr, vc = np.divmod(np.arange((n - 1) * n), n)
-        self.edge_block = np.concatenate([
-            (self.pad + 2 * er + 1) * p + self.pad + 2 * ec + 2,
-            (self.pad + 2 * vr + 2) * p + self.pad + 2 * vc + 1,
-        ])
-        # one code per square (WALL == 0, FREE == 1 as the openings are stored), seven spare walls after the last
-        # square so that every square starts a full run of eight
-        self.template = np.full(p * p + RUN - 1, WALL, dtype=np.uint8)
-        self.template[self.cell_block] = FREE
-        self.row_chunks = -(-self.side // RUN)  # look-ups per window row (one unless the view is wider than 8)
-        self.row_offsets = (np.arange(self.side)[:, None] * p + RUN * np.arange(self.row_chunks)).ravel()
+        edge_square = np.concatenate([np.stack([2 * er + centre, 2 * ec + centre + 1], axis=1),
+                                      np.stack([2 * vr + centre + 1, 2 * vc + centre], axis=1)])
+        self.strip_rows = n * p  # rows of `side` squares per copy
+        # the strips of a maze with every edge closed and no goal: walls everywhere but on the cells
+        picture = np.ones((p, p, 2), dtype=np.uint8)
+        picture[..., 1] = 0
+        picture[self.cell_square[:, 0], self.cell_square[:, 1], 0] = 0
+        self.template = np.stack([picture[:, 2 * c:2 * c + side] for c in range(n)]).ravel()
+        # the tables the step, the reset and the observation read, computed once here rather than every step: per
+        # cell, the first strip row of its window and the byte of its own wall flag; per action, the offset from
+        # that byte to the square beside it; the bytes of every edge's wall flag and of every cell's goal flag (a
+        # square lies in up to `side // 2 + 1` strips, each of which must show it)
+        self.window_start = cols * p + 2 * rows
+        self.cell_byte = ((self.window_start + centre) * side + centre) * 2
+        self.side_byte = np.array([-2 * side, 2, 2 * side, -2], dtype=np.int64)
+        self.edge_byte = self._square_bytes(edge_square)
+        self.goal_byte = self._square_bytes(self.cell_square) + 1
         self.move = np.array([-n, 1, n, -1], dtype=np.int64)
-        self.side_offset = np.array([-p, 1, p, -1], dtype=np.int64)
-        # the tables the step and the observation read, scaled once here rather than every step: per cell, the
-        # squares that start its window's rows; per cell and per action, the byte offset (a square's own code is
-        # the first byte of its run) of the agent's square and of the square beside it in that direction
-        self.window_runs = self.window_corner[:, None] + self.row_offsets
-        self.cell_byte = self.cell_block * RUN
-        self.side_byte = self.side_offset * RUN
+        self.exit_byte = (self.cell_byte[:, None] + self.side_byte).ravel()  # per (cell, action): the wall beside it
+        self.delta_dtype = np.result_type(np.min_scalar_type(-n), np.int8)
+        self._move_row = np.tile(self.move, self.n_cells).astype(self.delta_dtype)
+        self._choices = np.array([[self.n_cells], [self.n_cells - 1]])  # for the goal, then the start among the rest
+        self._last_choice = self._choices - 1
+        self.window_dtype = np.dtype((np.void, side * side * 2))
+        self.reset_block = max(1, (1 << 19) // (n * p * side * 2))  # copies whose strips fill about 512 kB
+        self._windows: np.ndarray | None = None
         self._bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
         self.generate = GENERATORS[params.generator]
         self.fixed_openings = None
         if params.regenerate == "never":
             self.fixed_openings = self.generate(np.random.default_rng(params.maze_seed), 1, n)
+
+    def _square_bytes(self, squares: np.ndarray) -> np.ndarray:
+        """``(k, m)``: the byte of the wall flag of each picture square ``(y, x)`` in each strip that shows it,
+        repeated to fill the row where a square lies in fewer than ``m`` strips (writing a byte twice is harmless)."""
+        n, p, side = self.params.size, self.padded, self.side
+        out = []
+        for y, x in squares.tolist():
+            strips = [c for c in range(n) if 2 * c <= x < 2 * c + side]
+            out.append([((c * p + y) * side + x - 2 * c) * 2 for c in strips])
+        m = max(len(b) for b in out) if out else 1
+        return np.array([b + b[:1] * (m - len(b)) for b in out], dtype=np.int64).reshape(len(out), m)
 
     @property
     def max_steps(self) -> int:
@@ -487,33 +509,46 @@ class RandomMazeCore(Core):
         zeros = np.zeros(num_envs, dtype=np.int64)
         return RandomMazeState(
             t=zeros.copy(), pos=zeros.copy(), start=zeros.copy(), goal=zeros.copy(),
-            grid=self._runs(np.tile(self.template, (num_envs, 1))),
+            grid=np.tile(self.template, (num_envs, 1)),
+            delta=np.zeros((num_envs, 4 * self.n_cells), dtype=self.delta_dtype),
         )
 
-    def _runs(self, codes: np.ndarray) -> np.ndarray:
-        """``(k, P * P + 7)`` uint8 codes -> ``(k, P * P)`` uint64, square ``s`` holding the codes of ``s .. s + 7``
-        in memory order (byte ``j`` of the number is square ``s + j``, whatever the machine's byte order)."""
-        k, area = codes.shape[0], self.padded ** 2
-        runs = np.empty((k, area, RUN), dtype=np.uint8)
-        for j in range(RUN):
-            runs[:, :, j] = codes[:, j:j + area]
-        return runs.view(np.uint64).reshape(k, area)
-
     def reset(self, state: RandomMazeState, idx: np.ndarray, rng: np.random.Generator, options: dict | None) -> None:
-        k, n_cells = len(idx), self.n_cells
+        k = len(idx)
         if self.fixed_openings is None:
             opened = self.generate(rng, k, self.params.size)
         else:
             opened = np.broadcast_to(self.fixed_openings, (k, self.fixed_openings.shape[1]))
         # goal uniform over the cells, start uniform over the others (rng.random: integers() costs 10 us a call)
-        u = rng.random((2, k))
-        goal = np.minimum((u[0] * n_cells).astype(np.int64), n_cells - 1)
-        start = np.minimum((u[1] * (n_cells - 1)).astype(np.int64), n_cells - 2)
+        cells = np.empty((2, k), dtype=np.int64)
+        np.multiply(rng.random((2, k)), self._choices, out=cells, casting="unsafe")
+        np.minimum(cells, self._last_choice, out=cells)  # u * n may round up to n for u just below 1
+        goal, start = cells
         start += start >= goal
-        codes = np.tile(self.template, (k, 1))
-        codes[:, self.edge_block] = opened.view(np.uint8)  # FREE == 1 and WALL == 0
-        codes[np.arange(k), self.cell_block.take(goal)] = GOAL
-        state.grid[idx] = self._runs(codes)
+        # every copy at once (a single env, or a batch whose episodes all timed out together): draw in place
+        copies = np.arange(k)  # not cached: k varies from reset to reset
+        whole = k == len(state.grid) and bool((idx == copies).all())
+        if whole:
+            grid, delta = state.grid, state.delta
+        else:
+            grid = np.empty((k, self.template.size), dtype=np.uint8)
+            delta = np.empty((k, 4 * self.n_cells), dtype=self.delta_dtype)
+        walls = ~opened[:, :, None]  # a wall where the edge is closed
+        # In blocks of copies whose strips stay in cache: the scatter writes each edge into every copy before the
+        # next edge, so over a whole large batch it would miss the cache for nearly every byte (2x slower at 8,192).
+        for first in range(0, k, self.reset_block):
+            rows = slice(first, first + self.reset_block)
+            block = grid[rows]
+            block[...] = self.template
+            block[:, self.edge_byte] = walls[rows]
+            # the moves, read by the step from this small table rather than from the large strips (at 8,192 copies
+            # the strips outgrow the caches and a step's look-up there cost more than the rest of the step)
+            np.subtract(1, block.take(self.exit_byte, axis=1), out=delta[rows], dtype=self.delta_dtype)
+        delta *= self._move_row
+        grid[copies[:, None], self.goal_byte.take(goal, axis=0)] = 1
+        if not whole:
+            state.grid[idx] = grid
+            state.delta[idx] = delta
         state.goal[idx] = goal
         state.start[idx] = start
         state.pos[idx] = start
@@ -521,12 +556,10 @@ class RandomMazeCore(Core):
     def step(
         self, state: RandomMazeState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        _, base_bytes = self._copy_bases(len(action))
-        # the square between the agent's cell and the next one in the picture is a wall or not
-        side = base_bytes + self.cell_byte.take(state.pos)
-        side += self.side_byte.take(action)
-        free = state.grid.view(np.uint8).ravel().take(side) != WALL
-        np.add(state.pos, self.move.take(action), out=state.pos, where=free)
+        move = state.pos * 4
+        move += action
+        move += self._copy_bases(len(action))[1]
+        state.pos += state.delta.reshape(-1).take(move)
         reached = state.pos == state.goal
         return self.reward_table.take(reached.view(np.uint8)), reached
 
@@ -535,25 +568,45 @@ class RandomMazeCore(Core):
 
     def observe(self, state: RandomMazeState, rng: np.random.Generator) -> np.ndarray:
         n, side = len(state.pos), self.side
-        base, _ = self._copy_bases(n)
-        rows = state.grid.ravel().take(base[:, None] + self.window_runs.take(state.pos, axis=0))
-        codes = rows.view(np.uint8).reshape(n, side, self.row_chunks * RUN)[:, :, :side]
-        # an intp copy first: take() converts uint8 indices several times slower than astype does
-        return PACKED.take(codes.astype(np.intp)).view(np.float32).reshape(n, side, side, 2)
+        rows = self._copy_bases(n)[0]
+        windows = self._all_windows(state.grid)[rows + self.window_start.take(state.pos)]
+        return windows.view(np.uint8).reshape(n, side, side, 2).astype(np.float32)
+
+    def _all_windows(self, grid: np.ndarray) -> np.ndarray:
+        """The strips as one overlapping array of windows: item ``j`` is the ``side`` strip rows from row ``j`` on
+        (of all copies' strips laid end to end). Kept for the grid it was made for: building it costs as much as a
+        step of a small batch."""
+        windows = self._windows
+        if windows is not None and windows.base is grid:
+            return windows
+        flat = np.ascontiguousarray(grid).reshape(-1)
+        row = 2 * self.side
+        windows = np.ndarray((flat.size // row - self.side + 1,), dtype=self.window_dtype, buffer=flat, strides=(row,))
+        self._windows = windows  # a view of the grid itself when the grid owns its contiguous memory, as states do
+        return windows
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_windows": None}  # a pickled view would come back as a copy of the old windows
 
     def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each copy's picture starts in the flattened grid, in squares and in bytes (cached per batch size:
-        an ``arange`` per step costs as much as a step of a small batch)."""
+        """Where each copy's rows start in the flattened grid (in strip rows) and in the flattened delta (cached per
+        batch size, which is the facade's fixed number of copies: an ``arange`` per step costs as much as a step of
+        a small batch)."""
         bases = self._bases.get(n)
         if bases is None:
-            squares = np.arange(n) * self.padded ** 2
-            bases = self._bases[n] = (squares, squares * RUN)
+            copies = np.arange(n)
+            bases = self._bases[n] = (copies * self.strip_rows, copies * 4 * self.n_cells)
         return bases
 
     # ------------------------------------------------------------------ analysis
-    def _codes(self, state: RandomMazeState) -> np.ndarray:
-        """The tile code of every square, ``(N, P * P)`` (a strided view: the first byte of each run)."""
-        return state.grid.view(np.uint8)[:, ::RUN]
+    def _picture(self, grid: np.ndarray) -> np.ndarray:
+        """The tile code (WALL, FREE or GOAL) of every square of the padded picture of one copy's ``grid``."""
+        n, p, side = self.params.size, self.padded, self.side
+        strips = grid.reshape(n, p, side, 2)
+        pairs = np.zeros((p, p, 2), dtype=np.uint8)
+        for c in range(n):
+            pairs[:, 2 * c:2 * c + side] = strips[c]
+        return np.where(pairs[..., 0] != 0, WALL, np.where(pairs[..., 1] != 0, GOAL, FREE))
 
     def _positions(self, cells: np.ndarray) -> np.ndarray:
         return np.stack(np.divmod(cells, self.params.size), axis=1)
@@ -567,7 +620,7 @@ class RandomMazeCore(Core):
         n, size = state.num_envs, self.params.size
         walls = np.zeros((n, self.n_cells), dtype=np.uint8)
         for a in range(4):
-            walls |= (self._codes(state)[:, self.cell_block + self.side_offset[a]] != WALL) * OPEN_BITS[a]
+            walls |= (state.grid[:, self.cell_byte + self.side_byte[a]] == 0) * OPEN_BITS[a]
         walls = walls.reshape(n, size, size)
         dist = batched_distances(walls, state.goal)
         rows = np.arange(n)
@@ -603,7 +656,7 @@ class RandomMazeCore(Core):
     # ------------------------------------------------------------------ presentation
     def frame(self, state: RandomMazeState, i: int) -> GridFrame:
         size, p, pad = self.params.size, self.padded, self.pad
-        tiles = self._codes(state)[i].reshape(p, p)[pad:p - pad, pad:p - pad].astype(np.int64)
+        tiles = self._picture(state.grid[i])[pad:p - pad, pad:p - pad].astype(np.int64)
         sr, sc = divmod(int(state.start[i]), size)
         if tiles[2 * sr + 1, 2 * sc + 1] == FREE:
             tiles[2 * sr + 1, 2 * sc + 1] = START

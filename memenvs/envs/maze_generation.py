@@ -36,17 +36,19 @@ def num_edges(h: int, w: int) -> int:
     return h * (w - 1) + (h - 1) * w
 
 
+#: Edges per block of mazes that :func:`generate_openings` decides together.
+_BLOCK_EDGES = 1 << 16
+
+
 @dataclass(frozen=True)
 class _Level:
     """How the edges of an ``h`` x ``w`` maze follow from its blocks and from the coarse maze of its blocks."""
 
-    n_blocks: int
-    n_coarse_edges: int
-    source: np.ndarray  # per fine edge: its block (internal) or n_blocks + its coarse edge (door candidate)
-    table: np.ndarray  # bool (num_edges * 4): whether the edge is open given the 0..3 value of its source
-    table_base: np.ndarray  # 4 * edge index, to look the table up
-    random_slice: slice  # columns of the level's uniform draws that decide the blocks
-    door_slice: slice  # columns that place the doors
+    columns: np.ndarray  # per fine edge: the draw that decides it (its block's, or its coarse edge's door draw)
+    coarse_edge: np.ndarray  # per fine edge: the coarse edge it is a door of (0 inside a block, where it is unused)
+    table: np.ndarray  # bool (num_edges * 8): open given 4 * (coarse edge open) + floor(4 * draw), per edge
+    table4: np.ndarray  # 4 * table as intp: the term a finer level adds for this level's edges
+    base: np.ndarray  # 8 * edge index, to look the tables up
     n_random_total: int  # draws used by this level and all coarser ones
 
 
@@ -96,20 +98,18 @@ def _plan(h: int, w: int) -> tuple[_Level, ...]:
     n_coarse_edges = num_edges(big_h, big_w)
     start = coarser[-1].n_random_total if coarser else 0
     n_blocks = big_h * big_w
-    source = np.where(internal, block, n_blocks + cedge)
-    table = np.zeros((ne, 4), dtype=bool)
-    for v in range(4):
-        # internal: open unless it is the block's dropped edge; door: the coarse edge is open (v >= 2) and the door
-        # bit (v & 1) picks this position, or there is only one position
-        table[:, v] = np.where(internal, etype != v, (v >= 2) & ((variant == (v & 1)) | (variant < 0)))
+    table = np.zeros((ne, 8), dtype=bool)
+    for v in range(8):
+        coarse_open, q = v >= 4, v % 4
+        # internal: open unless q (the block's draw) names it as the dropped edge, whatever the coarse term; door:
+        # the coarse edge is open and the door bit (draw < 0.5, i.e. q < 2) picks this position, or there is only one
+        table[:, v] = np.where(internal, etype != q, coarse_open & ((variant == int(q < 2)) | (variant < 0)))
     level = _Level(
-        n_blocks=n_blocks,
-        n_coarse_edges=n_coarse_edges,
-        source=source,
+        columns=np.where(internal, start + block, start + n_blocks + cedge).astype(np.intp),
+        coarse_edge=np.where(internal, 0, cedge).astype(np.intp),
         table=table.ravel(),
-        table_base=4 * np.arange(ne),
-        random_slice=slice(start, start + n_blocks),
-        door_slice=slice(start + n_blocks, start + n_blocks + n_coarse_edges),
+        table4=4 * table.ravel().astype(np.intp),
+        base=8 * np.arange(ne, dtype=np.intp),
         n_random_total=start + n_blocks + n_coarse_edges,
     )
     return coarser + (level,)
@@ -118,25 +118,36 @@ def _plan(h: int, w: int) -> tuple[_Level, ...]:
 def generate_openings(rng: np.random.Generator, count: int, h: int, w: int | None = None) -> np.ndarray:
     """``count`` random perfect mazes of ``h`` x ``w`` cells as a bool array ``(count, num_edges(h, w))`` of openings.
 
-    Draws one ``rng.random((count, n))`` array (``n`` = blocks plus coarse openings over all levels): per block, which
-    inner edge of a 2 x 2 block stays closed; per coarse opening, which of the two possible doors it uses.
+    Draws the numbers of one ``rng.random((count, n))`` array (``n`` = blocks plus coarse openings over all levels):
+    per block, which inner edge of a 2 x 2 block stays closed; per coarse opening, which of the two possible doors
+    it uses.
     """
     w = h if w is None else w
     plan = _plan(h, w)
-    opened = np.zeros((count, 0), dtype=bool)
     if not plan:
-        return opened
-    # One draw for everything: rng.integers costs ~10 us per call, about the whole budget of a batched reset.
-    u = rng.random((count, plan[-1].n_random_total))
-    for lv in plan:
-        # value per block: the inner edge that stays closed (0..3); per coarse edge: 2 * open + door position.
-        value = np.empty((count, lv.n_blocks + lv.n_coarse_edges), dtype=np.int64)
-        np.multiply(u[:, lv.random_slice], 4.0, out=value[:, :lv.n_blocks], casting="unsafe")
-        value[:, lv.n_blocks:] = opened
-        value[:, lv.n_blocks:] <<= 1
-        value[:, lv.n_blocks:] += u[:, lv.door_slice] < 0.5
-        opened = lv.table.take(lv.table_base + value[:, lv.source])
-    return opened
+        return np.zeros((count, 0), dtype=bool)
+    # Four NumPy calls a level (a reset of a few copies is mostly their fixed cost): the draw of each edge, the
+    # edge's place in the table, and for a door whether its coarse edge is open. Many mazes go in blocks whose
+    # temporaries (8 bytes an edge) stay in cache: one pass over 8,192 8x8 mazes took two to three times as long,
+    # mostly in faulting in fresh pages for its several MB of temporaries. The blocks draw their uniforms in turn,
+    # which are the numbers one rng.random((count, n)) would give (it fills row after row); rng.integers would cost
+    # ~10 us per call, about the whole budget of a batched reset.
+    n_random = plan[-1].n_random_total
+    block = max(1, _BLOCK_EDGES // len(plan[-1].base))
+    parts = []
+    for start in range(0, max(count, 1), block):
+        q = np.empty((min(block, count - start), n_random), dtype=np.intp)
+        np.multiply(rng.random(q.shape), 4.0, out=q, casting="unsafe")  # floor(4u): a dropped edge; door bit q < 2
+        coarse = None  # 4 * (edge open) per edge of the level before
+        for lv in plan:
+            index = q.take(lv.columns, axis=1)
+            index += lv.base
+            if coarse is not None:
+                index += coarse.take(lv.coarse_edge, axis=1)
+            if lv is not plan[-1]:
+                coarse = lv.table4.take(index)
+        parts.append(plan[-1].table.take(index))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @functools.lru_cache(maxsize=64)

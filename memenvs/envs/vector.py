@@ -151,7 +151,8 @@ class MemoryVectorEnv(VectorEnv):
             raise ValueError(
                 f"actions must be an integer array of shape ({self.num_envs},), got dtype {a.dtype} shape {a.shape}"
             )
-        if a.min() < 0 or a.max() >= self._n_actions:
+        # One reduction instead of min() and max(): seen as unsigned, a negative action is larger than any valid one.
+        if (a if a.dtype.kind == "u" else a.view(f"u{a.itemsize}")).max() >= self._n_actions:
             bad = np.flatnonzero((a < 0) | (a >= self._n_actions))
             raise ValueError(
                 f"actions must be in [0, {self._n_actions}); copy {int(bad[0])} got {int(a[bad[0]])}"

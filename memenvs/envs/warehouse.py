@@ -198,6 +198,11 @@ class WarehouseCore(Core):
         self.scan_key = (scan / self.n_items).astype(np.float64)
         # An emptied cell stays free of new items until ``block`` steps later (authors' MiniWarehouse: 1).
         self.block = int(p.block_emptied)
+        # Constants of the per-step arithmetic, folded here (at N = 1 every NumPy call costs about a microsecond):
+        # a cell is free for a new item when its birth is at most now - lifetime - block; a collected item's birth
+        # becomes t + 1 - lifetime.
+        self._free_age = p.item_lifetime + self.block
+        self._blocked_birth = 1 - p.item_lifetime
         self.relative = p.reward == "relative"
         self._key_cache: dict[int, np.ndarray] = {}
         if p.authors_code:
@@ -312,7 +317,7 @@ class WarehouseCore(Core):
         lifetime = self.params.item_lifetime
         # Compared over the whole contiguous ``birth`` into a scratch buffer: on a strided view NumPy runs one short
         # inner loop per row, several times slower for a large batch.
-        free = np.less_equal(birth, (now - lifetime - self.block)[:, None], out=self._scratch(len(birth)))[:, :k]
+        free = np.less_equal(birth, (now - self._free_age)[:, None], out=self._scratch(len(birth)))[:, :k]
         new &= free
         if keys is not None:
             cap = self.params.max_items
@@ -320,15 +325,16 @@ class WarehouseCore(Core):
             # free cells and the items are the cells that are not free, so the sum counts the cells that are not
             # free or have a candidate (free <= new, for bools); with it, blocked cells are neither.
             if self.block:
+                # present and candidate cells are disjoint (a candidate is free, older than any present item):
+                # one count of either instead of two
                 present = np.greater(birth[:, :k], (now - lifetime)[:, None])
-                n_present = count_rows(present)
-                over = np.flatnonzero(n_present + count_rows(new) > cap)
+                over = np.flatnonzero(count_rows(present | new) > cap)
             else:
                 over = np.flatnonzero(count_rows(np.less_equal(free, new)) > cap)
             if over.size:
                 rows = slice(None) if over.size == len(birth) else over  # a view when every copy overflows
                 if self.block:
-                    room = cap - n_present[rows]
+                    room = cap - count_rows(present[rows])
                 else:
                     room = count_rows(free[rows]) - (k - cap)  # >= 0: at most cap items ever exist
                 sub = np.where(new[rows], keys[rows], 2.0)
@@ -386,7 +392,7 @@ class WarehouseCore(Core):
             # A collected item's birth becomes t + 1 - lifetime: past its lifetime, but not yet free (a cell is free
             # when its birth is at most now - lifetime - block, now = t + 1). A cell without an item has a birth at
             # most t - lifetime and keeps it, so a robot standing there does not keep it blocked: the minimum.
-            birth.put(slot, np.minimum(born, state.t + 1 - self.params.item_lifetime))
+            birth.put(slot, np.minimum(born, state.t + self._blocked_birth))
         else:
             birth.put(slot, EMPTY)
         self._appear(birth, state.t + 1, rng)
