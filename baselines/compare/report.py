@@ -292,7 +292,7 @@ def sweep_summary(rows: Sequence[dict[str, Any]], threshold: float = 0.9) -> dic
                 succ = mean_se(r["success_rate"] for r in runs)
                 ret = mean_se(r["final_return"] for r in runs)
                 metric = "success" if math.isfinite(succ[0]) else "return"
-                n_solved = sum(1 for r in runs if _finite(r["success_rate"]) and r["success_rate"] >= threshold)
+                n_solved = _n_solved(runs, threshold)
                 cells[_value_key(value)] = {"success": succ[0], "success_se": succ[1], "return": ret[0],
                                             "return_se": ret[1], "n": len(runs), "n_solved": n_solved,
                                             "metric": metric}
@@ -378,6 +378,11 @@ def _best_cell(row: dict[str, Any]) -> str:
     return f"{best:.2f}" + (f" ({_kilo(step)})" if step is not None else "")
 
 
+def _n_solved(runs: Sequence[dict[str, Any]], threshold: float) -> int:
+    """How many runs' final success reached ``threshold`` (runs without a success signal never count)."""
+    return sum(1 for r in runs if _finite(r.get("success_rate")) and r["success_rate"] >= threshold)
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -407,7 +412,7 @@ def per_seed_markdown(rows: Sequence[dict[str, Any]], threshold: float = 0.9, ti
              "best success (step first reached) | steps | wall s per run | env-steps/s |", "|" + "---|" * 8]
     for (label, baseline), runs in groups.items():
         runs = sorted(runs, key=lambda r: r["seed"])
-        solved = sum(1 for r in runs if _finite(r.get("success_rate")) and r["success_rate"] >= threshold)
+        solved = _n_solved(runs, threshold)
         seeds = ", ".join(str(r["seed"]) for r in runs)
         counted = f"{solved} of {len(runs)}" if any(_finite(r.get("success_rate")) for r in runs) else "–"
         env = label.replace("|", "\\|")
