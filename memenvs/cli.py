@@ -320,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         "shows memory mattering. Rerunning the same command resumes; Ctrl-C keeps finished runs.",
     )
     p.add_argument("--envs", nargs="+", metavar="ID[:K=V,...]", default=None,
-                   help="envs with kwargs, e.g. memenvs/TMaze-v0:variant=passive,length=20 (default: passive "
-                   "T-maze length 8 and RandomMaze size 3)")
+                   help="envs with kwargs, e.g. memenvs/TMaze-v0:variant=passive,length=20 (default: the "
+                   "passive T-maze at lengths 8 and 16)")
     p.add_argument("--baselines", nargs="+", metavar="NAME", default=None,
                    help=f"baselines, any of: {_baseline_names()} (default: mlp lstm gru iam)")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -88,32 +88,38 @@ def test_rllib_ppo_lstm_on_a_remote_env_runner():
         ray.shutdown()
 
 
-def _zoo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+def _zoo(module: str, *args: str) -> None:
+    """Run an RL Zoo command line in this process, as ``python -m module args`` would: a new process per command
+    spent most of the test's time importing torch, SB3 and the zoo again."""
+    argv = sys.argv
+    sys.argv = [module, *args]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        assert stop.code in (None, 0), f"{module} exited with {stop.code}"
+    finally:
+        sys.argv = argv
 
 
 @pytest.mark.parametrize("algo", ["ppo", "ppo_lstm"])
-def test_rl_zoo_trains_with_the_hyperparams_file_and_enjoys(algo, tmp_path):
+def test_rl_zoo_trains_with_the_hyperparams_file_and_enjoys(algo, tmp_path, monkeypatch, capsys):
     pytest.importorskip("rl_zoo3")
+    monkeypatch.chdir(tmp_path)
     conf = EXAMPLES / "rl_zoo" / f"{algo}.yml"
     common = ["--algo", algo, "--env", "memenvs/TMaze-v0"]
-    train = _zoo("-m", "rl_zoo3.train", *common, "--gym-packages", "memenvs", "-conf", str(conf), "-n", "512",
-                 "--seed", "0", "--eval-freq", "-1", "--log-folder", "logs", cwd=tmp_path)
-    assert train.returncode == 0, train.stderr[-3000:]
+    _zoo("rl_zoo3.train", *common, "--gym-packages", "memenvs", "-conf", str(conf), "-n", "512", "--seed", "0",
+         "--eval-freq", "-1", "--log-folder", "logs")
     assert (tmp_path / "logs" / algo / "memenvs-TMaze-v0_1" / "memenvs-TMaze-v0.zip").exists()
     if algo == "ppo":
-        return  # enjoy and record_video run once, on the recurrent model (each zoo command starts a new process)
-    enjoy = _zoo("-m", "rl_zoo3.enjoy", *common, "--gym-packages", "memenvs", "-f", "logs", "-n", "40",
-                 "--no-render", "--deterministic", cwd=tmp_path)
-    assert enjoy.returncode == 0, enjoy.stderr[-3000:]
-    assert "Mean reward" in enjoy.stdout
-    # record_video has no --gym-packages (import memenvs first, then run the zoo's script) and ignores the
-    # env_kwargs of the hyperparams file (repeat them with --env-kwargs).
-    video = _zoo("-c", "import sys, runpy, memenvs; sys.argv[0] = 'record_video'; "
-                 "runpy.run_module('rl_zoo3.record_video', run_name='__main__')",
-                 *common, "-f", "logs", "-n", "20", "-o", "videos",
-                 "--env-kwargs", 'variant:"passive"', "length:8", cwd=tmp_path)
-    assert video.returncode == 0, video.stderr[-3000:]
+        return  # enjoy and record_video run once, on the recurrent model
+    capsys.readouterr()
+    _zoo("rl_zoo3.enjoy", *common, "--gym-packages", "memenvs", "-f", "logs", "-n", "40", "--no-render",
+         "--deterministic")
+    assert "Mean reward" in capsys.readouterr().out
+    # record_video has no --gym-packages (memenvs is imported here already) and ignores the env_kwargs of the
+    # hyperparams file (repeat them with --env-kwargs).
+    _zoo("rl_zoo3.record_video", *common, "-f", "logs", "-n", "20", "-o", "videos",
+         "--env-kwargs", 'variant:"passive"', "length:8")
     assert list((tmp_path / "videos").glob("*.mp4"))
 
 
