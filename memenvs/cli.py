@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="envs with kwargs, e.g. memenvs/TMaze-v0:variant=passive,length=20 (default: the "
                    "passive T-maze at lengths 8 and 16)")
     p.add_argument("--baselines", nargs="+", metavar="NAME", default=None,
-                   help=f"baselines, any of: {_baseline_names()} (default: mlp lstm gru iam)")
+                   help=f"baselines, any of: {_baseline_names()} (default: mlp_dqn lstm_dqn gru_dqn on the "
+                   "T-maze, whose PPO baselines are less reliable there; mlp lstm gru iam elsewhere)")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="training seeds (default: 0 1)")
     p.add_argument("--steps", type=int, default=None,
                    help="env steps per run (default: the family's budget for the env, which grows with the T-maze's "

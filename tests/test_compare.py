@@ -317,6 +317,19 @@ def test_parsing_env_specs_and_sweeps():
         "memenvs/TMaze-v0:variant=passive,length=20"
 
 
+def test_unnamed_baselines_are_each_env_familys_and_the_command_line_names_them(tmp_path, monkeypatch):
+    # The T-maze runs the recurrent DQNs (the reliable learners there), other families the PPO baselines.
+    assert {r.baseline for r in cmp.plan(seeds=[0])} == {"mlp_dqn", "lstm_dqn", "gru_dqn"}
+    runs = cmp.plan([ENV, "CartPole-v1"], None, [0], 64, 2, 2)
+    assert [r.baseline for r in runs] == ["mlp_dqn", "lstm_dqn", "gru_dqn", "mlp", "lstm", "gru", "iam"]
+    monkeypatch.setattr(running, "execute", fake_payload)
+    for envs, named in (([ENV], "--baselines mlp_dqn lstm_dqn gru_dqn "), ([ENV, "CartPole-v1"], None)):
+        out = tmp_path / str(len(envs))
+        cmp.compare(envs=envs, seeds=[0], steps=64, n_envs=2, eval_episodes=2, out=out, workers=1, quiet=True)
+        command = json.loads((out / "config.json").read_text())["command"]
+        assert (named in command) if named else ("--baselines" not in command)
+
+
 def test_iam_gets_a_learned_dset_on_envs_without_one():
     runs = cmp.plan([ENV], ["iam", "lstm"], [0], 64, 2, 2)
     assert runs[0].policy_kwargs == {"core_kwargs": {"dset": "learned", "dset_size": 2}}  # the observation's width

@@ -32,7 +32,7 @@ from .main import CompareResult, command_line, compare, versions
 from .parsing import CompareError, env_label, parse_env, parse_overrides, parse_sweep
 from .planning import (
     DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_EVAL_EPISODES, DEFAULT_N_ENVS, DEFAULT_OUT,
-    DEFAULT_SEEDS, DEFAULT_STEPS, RunSpec, env_bounds, plan,
+    DEFAULT_SEEDS, DEFAULT_STEPS, FAMILY_BASELINES, RunSpec, default_baselines, env_bounds, plan,
 )
 from .running import EVAL_SEED_OFFSET, ProgressFn, execute
 from .saved_models import ModelPolicy, load_model, render_model
@@ -40,7 +40,8 @@ from .storage import load_done, store
 
 __all__ = [
     "BACKENDS", "DEFAULT_BASELINES", "DEFAULT_CURVE_POINTS", "DEFAULT_ENVS", "DEFAULT_EVAL_EPISODES", "DEFAULT_N_ENVS",
-    "DEFAULT_OUT", "DEFAULT_SEEDS", "DEFAULT_STEPS", "EVAL_SEED_OFFSET", "CompareError", "CompareResult", "ModelPolicy",
-    "ProgressFn", "RunSpec", "command_line", "compare", "env_bounds", "env_label", "execute", "load_done",
+    "DEFAULT_OUT", "DEFAULT_SEEDS", "DEFAULT_STEPS", "EVAL_SEED_OFFSET", "FAMILY_BASELINES", "CompareError",
+    "CompareResult", "ModelPolicy", "ProgressFn", "RunSpec", "command_line", "compare", "default_baselines",
+    "env_bounds", "env_label", "execute", "load_done",
     "load_model", "parse_env", "parse_overrides", "parse_sweep", "plan", "render_model", "store", "versions",
 ]

@@ -18,10 +18,9 @@ from typing import Any, Sequence
 from . import report
 from .backends import BACKENDS, _run_inline, _run_pool, _run_ray
 from .display import _Display, _print_report
-from .parsing import CompareError, _fmt_value, parse_overrides
+from .parsing import CompareError, _fmt_value, parse_env, parse_overrides
 from .planning import (
-    DEFAULT_BASELINES, DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_N_ENVS, DEFAULT_OUT,
-    DEFAULT_SEEDS, plan,
+    DEFAULT_CURVE_POINTS, DEFAULT_ENVS, DEFAULT_N_ENVS, DEFAULT_OUT, DEFAULT_SEEDS, default_baselines, plan,
 )
 from .running import EVAL_SEED_OFFSET
 from .storage import claim, claim_is_live, is_done, load_done, release, store
@@ -57,7 +56,8 @@ def versions() -> dict[str, str]:
 
 def command_line(config: dict[str, Any]) -> str:
     """The ``memenvs compare`` command that reproduces ``config`` (and resumes it in the same ``--out``)."""
-    parts = ["memenvs", "compare", "--envs", *config["envs"], "--baselines", *config["baselines"],
+    named = config.get("baselines")  # None: each env's family defaults (different families, no shared list)
+    parts = ["memenvs", "compare", "--envs", *config["envs"], *(["--baselines", *named] if named else []),
              "--seeds", *map(str, config["seeds"]),
              *(["--steps", str(config["steps"])] if config.get("steps") is not None else []),
              "--n-envs", str(config["n_envs"]),
@@ -128,7 +128,9 @@ def compare(
 
     Args:
         envs: env specs ``ID`` or ``ID:KEY=VALUE,...`` (default :data:`DEFAULT_ENVS`).
-        baselines: names from :data:`memenvs.baselines.hyperparams.BASELINES` (default mlp, lstm, gru, iam).
+        baselines: names from :data:`memenvs.baselines.hyperparams.BASELINES` (default: each env's
+            :func:`~memenvs.baselines.compare.planning.default_baselines`; the T-maze's are mlp_dqn, lstm_dqn and
+            gru_dqn, other families' mlp, lstm, gru and iam).
         seeds: training seeds (default 0, 1); evaluation uses ``EVAL_SEED_OFFSET + seed``.
         steps: env steps per run (default: each baseline's budget for the env, see :func:`plan`). n_envs: env
             copies per run. eval_episodes: episodes of the final evaluation (default: the family's, see
@@ -158,9 +160,13 @@ def compare(
     if backend == "ray":
         _check_reachable(address)
     out = _output_folder(Path(out))
+    envs = list(DEFAULT_ENVS if envs is None else envs)
+    if baselines is None:  # the families' defaults, written out when every env shares them
+        defaults = {default_baselines(parse_env(text)[0]) for text in envs}
+        baselines = list(defaults.pop()) if len(defaults) == 1 else None
     config = {
-        "envs": list(DEFAULT_ENVS if envs is None else envs),
-        "baselines": list(DEFAULT_BASELINES if baselines is None else baselines),
+        "envs": envs,
+        "baselines": None if baselines is None else list(baselines),
         "seeds": [int(s) for s in (DEFAULT_SEEDS if seeds is None else seeds)], "steps": steps, "n_envs": n_envs,
         "eval_episodes": eval_episodes, "sweep": sweep, "curve_points": curve_points, "out": str(out),
         "backend": backend, "address": address, "overrides": parse_overrides(overrides),

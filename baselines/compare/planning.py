@@ -15,7 +15,7 @@ import numpy as np
 
 from memenvs.sb3 import find_spec, flat_observation_space
 
-from ..hyperparams import BASELINES, resolve
+from ..hyperparams import BASELINES, env_family, resolve
 from .parsing import CompareError, _check_overrides, _fmt_value, env_label, parse_env, parse_overrides, parse_sweep
 
 #: The no-argument comparison: the passive T-maze at two memory lengths, where both bounds are known (a policy with
@@ -25,6 +25,12 @@ DEFAULT_ENVS: tuple[str, ...] = (
     "memenvs/TMaze-v0:variant=passive,length=8", "memenvs/TMaze-v0:variant=passive,length=16",
 )
 DEFAULT_BASELINES: tuple[str, ...] = ("mlp", "lstm", "gru", "iam")
+#: Env families whose baselines, when none are named, are not :data:`DEFAULT_BASELINES`. The T-maze's are the
+#: recurrent DQNs and their memoryless calibration: in the acceptance sweep of the passive T-maze (lengths 10 and
+#: 20, 5 seeds) they ended at the optimum (LSTM, GRU) and at the memoryless bound (MLP) on 30 of 30 runs, where
+#: PPO's ended so on 36 of 40: 4 recurrent runs were caught in the junction trap, and PPO's MLP lost the corridor
+#: on 2 of 8 seeds at length 16 (docs/results/tmaze_acceptance.md).
+FAMILY_BASELINES: dict[str, tuple[str, ...]] = {"tmaze": ("mlp_dqn", "lstm_dqn", "gru_dqn")}
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1)
 DEFAULT_STEPS = 24_000
 DEFAULT_N_ENVS = 16
@@ -114,6 +120,12 @@ def _iam_policy_kwargs(env: gym.Env, env_id: str, kwargs: dict[str, Any]) -> dic
     return {"core_kwargs": {"dset": "learned", "dset_size": min(8, width)}}
 
 
+def default_baselines(env_id: str) -> tuple[str, ...]:
+    """The baselines a comparison runs on ``env_id`` when none are named: its family's
+    (:data:`FAMILY_BASELINES`), else :data:`DEFAULT_BASELINES`."""
+    return FAMILY_BASELINES.get(env_family(env_id), DEFAULT_BASELINES)
+
+
 def plan(
     envs: Sequence[str] | None = None,
     baselines: Sequence[str] | None = None,
@@ -130,7 +142,7 @@ def plan(
     ``steps=None`` trains each run for its baseline's budget on that env (the record's ``steps`` from
     :func:`~memenvs.baselines.hyperparams.resolve`; the T-maze's grows with the corridor), or :data:`DEFAULT_STEPS`
     where the family sets none. ``eval_episodes=None`` likewise takes the family's (the T-maze's 1,000), else
-    :data:`DEFAULT_EVAL_EPISODES`.
+    :data:`DEFAULT_EVAL_EPISODES`. ``baselines=None`` runs each env's :func:`default_baselines`.
 
     Raises :class:`CompareError` (a ``ValueError``) naming the bad argument before anything is trained: unknown
     baseline or env id, malformed kwargs or sweep, kwargs the env rejects, non-positive sizes.
@@ -138,7 +150,6 @@ def plan(
     import memenvs  # noqa: F401  (registers the ids)
 
     envs = list(DEFAULT_ENVS if envs is None else envs)
-    baselines = list(DEFAULT_BASELINES if baselines is None else baselines)
     seeds = list(DEFAULT_SEEDS if seeds is None else seeds)
     for name, value, low in (("steps", steps, 1), ("n_envs", n_envs, 1), ("eval_episodes", eval_episodes, 1),
                              ("curve_points", curve_points, 1)):
@@ -148,7 +159,7 @@ def plan(
             raise CompareError(f"{name} must be an integer >= {low}, got {value!r}")
     if not envs:
         raise CompareError("envs is empty; give at least one env id")
-    if not baselines:
+    if baselines is not None and not baselines:
         raise CompareError(f"baselines is empty; known: {', '.join(BASELINES)}")
     if not seeds:
         raise CompareError("seeds is empty; give at least one seed")
@@ -157,13 +168,11 @@ def plan(
             raise CompareError(f"seeds must be integers >= 0, got {seed!r}")
     if len(set(seeds)) != len(seeds):
         raise CompareError(f"seeds must be distinct, got {list(seeds)}")
-    unknown = [b for b in baselines if b not in BASELINES]
+    unknown = [b for b in baselines or () if b not in BASELINES]
     if unknown:
         raise CompareError(f"unknown baseline(s) {', '.join(map(repr, unknown))}; known: {', '.join(BASELINES)}")
     sweep_key, sweep_values = parse_sweep(sweep) if sweep else (None, [None])
     overrides = parse_overrides(overrides)
-    for baseline in baselines:
-        _check_overrides(baseline, overrides)
 
     runs: list[RunSpec] = []
     for text in envs:
@@ -176,6 +185,9 @@ def plan(
             known = ", ".join(sorted(i for i in gym.registry if i.startswith("memenvs/")))
             raise CompareError(f"unknown env id {env_id!r}; known memenvs ids: {known} (ids of other packages: "
                                "import the package first, or write MODULE:ID)") from None
+        env_baselines = list(default_baselines(env_id) if baselines is None else baselines)
+        for baseline in env_baselines:
+            _check_overrides(baseline, overrides)
         group = env_label(env_id, {k: v for k, v in base_kwargs.items() if k != sweep_key})
         for value in sweep_values:
             kwargs = dict(base_kwargs)
@@ -185,10 +197,10 @@ def plan(
             try:
                 image = (isinstance(env.observation_space, gym.spaces.Box) and env.observation_space.dtype == np.uint8
                          and len(env.observation_space.shape) in (2, 3))
-                iam_kwargs = _iam_policy_kwargs(env, env_id, kwargs) if "iam" in baselines else None
+                iam_kwargs = _iam_policy_kwargs(env, env_id, kwargs) if "iam" in env_baselines else None
             finally:
                 env.close()
-            for baseline in baselines:
+            for baseline in env_baselines:
                 record = resolve(baseline, env_id, kwargs)
                 if image and record.policy == "MlpPolicy":
                     raise CompareError(f"baseline {baseline!r} has an MLP policy but {env_id} has image observations")
