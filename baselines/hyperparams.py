@@ -48,8 +48,9 @@ _PPO = {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4,
 # Recurrent DQN settings shared by every off-policy memory baseline unless a family says otherwise: R2D2-style
 # windows of 64 steps started anywhere from the stored state, 16 of them burn-in (Kapturowski et al. 2019 use 80 and
 # 40), 3-step double-Q returns, soft target updates, each stored step replayed 32 times on average. The GRU starts
-# its update gates at bias 1 (it solved the length-100 passive T-maze so); the LSTM keeps PyTorch's initialisation:
-# with forget bias 1 it never learned the length-100 corridor, with 0 it did (docs/results/recurrent_dqn_tmaze.md).
+# its update gates at bias 1 (it solved the length-100 passive T-maze so); the LSTM keeps PyTorch's initialisation
+# (with the family's whole-episode returns and forget bias 1 it did not learn the length-100 corridor on 2 of 5
+# seeds, docs/results/tmaze_acceptance.md; the T-maze's lstm_dqn rows change both).
 _DQN = {
     "learning_rate": 1e-3, "buffer_size": 100_000, "learning_starts": 5_000, "batch_size": 32, "sequence_length": 64,
     "align": "any", "burn_in": 16, "n_step": 3, "gamma": 0.99, "train_freq": 1, "replay_ratio": 32.0, "tau": 0.005,
