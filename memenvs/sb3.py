@@ -83,12 +83,13 @@ class GymnasiumVecEnv(VecEnv):
 
         What SB3 reads from the info of a copy that did not just finish is ``info.get("episode")`` and
         ``info.get("is_success")`` (its episode statistics, which only a finished copy has); it writes only into the
-        info of finished copies. So where every copy's info is the same (no info at all, or rows broadcast from one
-        read-only array, as the IAM d-set) the copies share one read-only mapping, and the list costs one
-        multiplication instead of a dict per copy. Where it differs but every copy has every key (the native envs
-        with per-step info) each copy gets an :class:`_InfoRow` that reads its entries from the step's arrays when
-        asked. Only where a ``_key`` mask says some copies lack a key (Gymnasium's sync vector env) are dicts
-        built, keys present for every copy transposed in one pass with ``zip`` and the others copy by copy."""
+        info of finished copies. So where every copy's info is the same (no info at all, rows broadcast from one
+        read-only array as the IAM d-set, or one value in every copy as the mazes' ``success`` while no copy is at
+        its goal) the copies share one read-only mapping, and the list costs one multiplication instead of a dict
+        per copy. Where it differs but every copy has every key (the native envs with per-step info) each copy gets
+        an :class:`_InfoRow` that reads its entries from the step's arrays when asked. Where a ``_key`` mask says
+        only some copies have a key (Gymnasium's sync vector env) the copies without it keep that shared row or
+        :class:`_InfoRow`, and only the copies with it get a dict."""
         n = self.num_envs
         full, partial = [], []
         for key, value in info.items():
@@ -96,19 +97,16 @@ class GymnasiumVecEnv(VecEnv):
                 continue
             mask = info.get("_" + key)
             (full if mask is None or bool(np.all(mask)) else partial).append(key)
-        if not partial and all(_same_for_every_copy(info[k]) for k in full):
-            return [MappingProxyType({k: info[k][0] for k in full})] * n
-        if not partial:
-            columns = {k: np.asarray(info[k]) for k in full}
-            return list(map(_InfoRow, zip(repeat(columns, n), range(n))))
-        if full:
-            columns = [_rows(info[k]) for k in full]
-            infos = [dict(zip(full, row)) for row in zip(*columns)]
+        if all(_same_for_every_copy(info[k]) for k in full):
+            infos = [MappingProxyType({k: _first_row(info[k]) for k in full})] * n
         else:
-            infos = [{} for _ in range(n)]
+            columns = {k: np.asarray(info[k]) for k in full}
+            infos = list(map(_InfoRow, zip(repeat(columns, n), range(n))))
         for key in partial:
             mask, value = info["_" + key], info[key]
             for i in np.flatnonzero(mask):
+                if not isinstance(infos[i], dict):
+                    infos[i] = infos[i].copy()
                 infos[i][key] = value[i]
         return infos
 
@@ -196,8 +194,18 @@ Mapping.register(_InfoRow)
 
 
 def _same_for_every_copy(value: Any) -> bool:
-    """A read-only array broadcast along the copies (stride 0): one row stands for all of them."""
-    return isinstance(value, np.ndarray) and value.ndim > 1 and value.strides[0] == 0 and not value.flags.writeable
+    """One row stands for every copy: a read-only array broadcast along the copies (stride 0), as the IAM d-set, or
+    a 1-D array holding one value, as the mazes' ``success`` on every step where no copy reached its goal."""
+    if not isinstance(value, np.ndarray) or value.size == 0:
+        return False
+    if value.ndim == 1:
+        return bool((value == value[0]).all())
+    return value.strides[0] == 0 and not value.flags.writeable
+
+
+def _first_row(value: np.ndarray) -> Any:
+    """Copy 0's entry, typed as :class:`_InfoRow` reads it (a Python scalar from a 1-D array, else a row view)."""
+    return value.item(0) if value.ndim == 1 else value[0]
 
 
 def _final_rows(

@@ -107,6 +107,61 @@ def test_per_copy_info_is_the_batched_info_and_read_only():
     row["trial"] = 5  # a copy is a plain dict
 
 
+class _Flagging(gym.Env):
+    """Reports ``info["flag"]`` on every third step only, as many Gymnasium envs report a key now and then."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = int(self.np_random.integers(3))
+        return np.zeros(1, np.float32), {"t": 0}
+
+    def step(self, action):
+        self.t += 1
+        info = {"t": 0, **({"flag": self.t} if self.t % 3 == 0 else {})}
+        return np.zeros(1, np.float32), 0.0, False, self.t >= 10, info
+
+
+def test_a_key_some_copies_lack_appears_only_in_theirs():
+    # Gymnasium's sync vector env masks a key that only some copies report ("_flag"): those copies get their own
+    # dict with it; the others share one read-only row, as do all copies when every copy's info is the same.
+    n = 6
+    native = gym.vector.SyncVectorEnv([_Flagging] * n, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    seen, step = [], native.step
+    native.step = lambda actions: seen.append(step(actions)) or seen[-1]
+    venv = GymnasiumVecEnv(native)
+    venv.seed(0)
+    venv.reset()
+    flagged = 0
+    for _ in range(12):
+        _, _, done, infos = venv.step(np.zeros(n, dtype=np.int64))
+        info = seen[-1][4]
+        marked = info.get("_flag", np.zeros(n, dtype=bool))
+        for i in np.flatnonzero(~done):  # a finished copy gets its last step's info instead
+            if marked[i]:
+                assert dict(infos[i]) == {"t": 0, "flag": info["flag"][i]}
+                flagged += 1
+            else:
+                assert dict(infos[i]) == {"t": 0}
+        plain = [infos[i] for i in np.flatnonzero(~done & ~marked)]
+        assert all(row is plain[0] for row in plain)  # one shared row
+        if plain:
+            with pytest.raises(TypeError):
+                plain[0]["x"] = 1
+    assert flagged > 0
+
+
+def test_one_value_in_every_copy_is_one_shared_row():
+    # RandomMaze reports success on every step; while no copy stands on its goal it is False everywhere.
+    venv = make_vec_env("memenvs/RandomMaze-v0", n_envs=8, seed=0, monitor=False)
+    venv.reset()
+    _, _, done, infos = venv.step(np.zeros(8, dtype=np.int64))
+    assert not done.any() and all(info is infos[0] for info in infos)
+    assert dict(infos[0]) == {"success": False} and type(infos[0]["success"]) is bool
+
+
 def test_identical_info_is_one_read_only_mapping():
     # Warehouse's d-set is the same for every copy: the copies share one row, which nobody can write into.
     venv = make_vec_env("memenvs/Warehouse-v0", n_envs=4, seed=0, monitor=False)
