@@ -420,6 +420,22 @@ def test_compare_out_and_address_errors_come_before_training(tmp_path, monkeypat
         assert main(["compare", "--backend", "ray", "--address", address, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert f"cannot reach the Ray cluster at --address '{address}'" in err and "Traceback" not in err
+    # Something that accepts connections but is no Ray cluster (a proxy): ray.init's ConnectionError, one line.
+    import importlib
+
+    import ray
+
+    monkeypatch.setattr(importlib.import_module("memenvs.baselines.compare.main"), "_check_reachable",
+                        lambda address: None)
+
+    def refuse(**kwargs):
+        raise ConnectionError(f"Failed to connect to Ray cluster at {kwargs['address']}")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    assert main(["compare", "--backend", "ray", "--address", "10.0.0.1:6379", "--out", str(tmp_path / "p"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect to a Ray cluster at --address '10.0.0.1:6379'" in err and "Traceback" not in err
 
 
 def test_model_policy_resets_memory_each_episode_and_replays_wrappers(tiny, monkeypatch):

@@ -12,6 +12,7 @@ import signal
 from typing import Any, Callable, Iterable, Iterator
 
 from .display import _Display
+from .parsing import CompareError
 from .planning import RunSpec
 from .running import _safe_execute
 
@@ -96,7 +97,11 @@ def _run_ray(todo: Iterable[RunSpec], address: str | None, display: _Display, on
 
     started = False
     if not ray.is_initialized():
-        ray.init(address=address, **(ray_init_kwargs or {}))
+        try:
+            ray.init(address=address, **(ray_init_kwargs or {}))
+        except ConnectionError as err:  # something answered at the address, but not a Ray cluster
+            raise CompareError(f"cannot connect to a Ray cluster at --address {address!r}: {err}; check the address "
+                               "and that the cluster is running") from None
         started = True
     queue = Queue()
     task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
