@@ -186,9 +186,16 @@ def test_ape_x_epsilon_spread():
 def test_tmaze_defaults_replay_whole_episodes():
     from memenvs.baselines import make_model
 
-    model = make_model("lstm_dqn", TMAZE, n_envs=2, env_kwargs={"variant": "passive", "length": 30})
+    model = make_model("gru_dqn", TMAZE, n_envs=2, env_kwargs={"variant": "passive", "length": 30})
     assert (model.sequence_length, model.n_step, model.align) == (31, 31, "episode")
     assert model.exploration_final_eps == pytest.approx(1 / 31)
+    assert model.buffer_size == 100_000
+    # The LSTM keeps its whole run (10,000 steps per step of the episode), bootstraps after 10 steps and starts its
+    # forget gates at bias 1: with the family's settings its length-100 cue came and went.
+    model = make_model("lstm_dqn", TMAZE, n_envs=2, env_kwargs={"variant": "passive", "length": 30})
+    assert (model.sequence_length, model.n_step, model.align, model.buffer_size) == (31, 10, "episode", 310_000)
+    rnn, hidden = model.q_net.core.rnn, model.q_net.core.rnn.hidden_size
+    assert float(rnn.bias_ih_l0[hidden:2 * hidden].min()) == 1.0  # the forget block of (i, f, g, o)
 
 
 def test_learns_a_short_passive_tmaze():
