@@ -60,6 +60,28 @@ def test_windows_are_consecutive_steps_of_one_copy(align):
     assert np.array_equal(batch.actions.numpy(), time % 4)
 
 
+def test_windows_from_episode_starts_need_no_stored_state():
+    # align="episode" windows start from a zero state, so the buffer keeps only the flags (RecurrentDQN sets it).
+    buf = SequenceReplayBuffer(20, spaces.Box(-1e9, 1e9, (1,), np.float32), spaces.Discrete(4), "cpu", n_envs=2,
+                               store_states=False)
+    stored = filled_buffer()
+    for t in range(27):
+        buf.add_context((np.full((1, 2, 3), t, np.float32),) * 2, np.array([t % 3 == 0, t % 4 == 0]))
+        obs = np.array([[t * 10.0], [t * 10.0 + 1]], np.float32)
+        buf.add(obs, obs + 10, np.array([[t % 4], [t % 4]]), np.array([t, t + 0.5]),
+                np.array([t % 3 == 2, t % 4 == 3]), [{}, {}])
+    assert buf.state_h.size == 0
+    batch = buf.sample_sequences(8, 5, "episode", np.random.default_rng(0))
+    assert batch.state[0].shape == (1, 8, 3) and not batch.state[0].any() and not batch.state[1].any()
+    same = stored.sample_sequences(8, 5, "episode", np.random.default_rng(0))
+    assert th.equal(batch.observations, same.observations) and th.equal(batch.episode_starts, same.episode_starts)
+    with pytest.raises(ValueError, match="store_states"):
+        buf.sample_sequences(8, 5, "any", np.random.default_rng(0))
+    episode = RecurrentDQN("MlpPolicy", "memenvs/TMaze-v0", align="episode", sequence_length=8, buffer_size=64)
+    anywhere = RecurrentDQN("MlpPolicy", "memenvs/TMaze-v0", align="any", sequence_length=8, buffer_size=64)
+    assert not episode.replay_buffer.store_states and anywhere.replay_buffer.store_states
+
+
 def test_buffer_too_short_for_a_window_says_so():
     buf = filled_buffer(size=20, steps=3)
     with pytest.raises(ValueError, match="sequence_length=5"):

@@ -16,8 +16,8 @@ What it does, top to bottom:
    long corridor needs, where one random step spoils the episode (``(1 - 3 eps / 4) ** length`` of the episodes of
    a length-100 passive T-maze reach the junction on time: 2 % at ``eps = 0.05``, 47 % at ``eps = 0.01``).
 2. **Storing.** Transitions go into :class:`SequenceReplayBuffer`, SB3's ``ReplayBuffer`` (rows are time steps,
-   columns are copies, so each column is one copy's stream) plus the recurrent state each step started from and an
-   episode-start flag.
+   columns are copies, so each column is one copy's stream) plus an episode-start flag and, for windows that may
+   start anywhere (``align="any"``), the recurrent state each step started from.
 3. **Sampling.** Windows of ``sequence_length`` consecutive steps of one copy. ``align="episode"`` starts them at
    episode starts from a zero state (whole episodes when ``sequence_length`` is at least the episode length: the
    cue and the decision always share a window); ``align="any"`` starts them anywhere from the stored state (R2D2's
@@ -69,24 +69,31 @@ class SequenceReplayBuffer(ReplayBuffer):
     samples windows of consecutive steps of one copy (:meth:`sample_sequences`).
 
     Call :meth:`add_context` with the state and flags of the step about to be added, then ``add`` as usual.
+    ``store_states=False`` keeps only the flags: windows aligned to episode starts begin from a zero state and never
+    read a stored one (at length 200 with a whole-run buffer the states would take 1 GB).
     """
 
     def __init__(self, buffer_size: int, observation_space: spaces.Space, action_space: spaces.Space,
                  device: th.device | str = "auto", n_envs: int = 1, optimize_memory_usage: bool = False,
-                 handle_timeout_termination: bool = True) -> None:
+                 handle_timeout_termination: bool = True, store_states: bool = True) -> None:
         super().__init__(buffer_size, observation_space, action_space, device, n_envs=n_envs,
                          optimize_memory_usage=False, handle_timeout_termination=handle_timeout_termination)
+        self.store_states = store_states
         self.episode_starts = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
         self.state_h = self.state_c = np.zeros((0,), dtype=np.float32)  # sized at the first add_context
+        self.state_shape = (0, 0)  # (layers, hidden), known at the first add_context
 
     def add_context(self, state: tuple[np.ndarray, np.ndarray], episode_starts: np.ndarray) -> None:
         """Record the state (``(layers, n_envs, hidden)`` each) and episode-start flags of the next ``add``."""
-        if self.state_h.ndim != 4:
+        if self.state_shape == (0, 0):
             layers, _, hidden = state[0].shape
-            self.state_h = np.zeros((self.buffer_size, self.n_envs, layers, hidden), dtype=np.float32)
-            self.state_c = np.zeros_like(self.state_h)
-        self.state_h[self.pos] = np.swapaxes(state[0], 0, 1)
-        self.state_c[self.pos] = np.swapaxes(state[1], 0, 1)
+            self.state_shape = (layers, hidden)
+            if self.store_states:
+                self.state_h = np.zeros((self.buffer_size, self.n_envs, layers, hidden), dtype=np.float32)
+                self.state_c = np.zeros_like(self.state_h)
+        if self.store_states:
+            self.state_h[self.pos] = np.swapaxes(state[0], 0, 1)
+            self.state_c[self.pos] = np.swapaxes(state[1], 0, 1)
         self.episode_starts[self.pos] = episode_starts
 
     def filled(self) -> int:
@@ -114,8 +121,13 @@ class SequenceReplayBuffer(ReplayBuffer):
         col = env[:, None]
         starts = self.episode_starts[idx, col].copy()
         starts[:, 0] |= align == "episode"
-        h0 = np.swapaxes(self.state_h[idx[:, 0], env], 0, 1)  # [layers, B, hidden]
-        c0 = np.swapaxes(self.state_c[idx[:, 0], env], 0, 1)
+        if self.store_states:
+            h0 = np.swapaxes(self.state_h[idx[:, 0], env], 0, 1)  # [layers, B, hidden]
+            c0 = np.swapaxes(self.state_c[idx[:, 0], env], 0, 1)
+        else:
+            if align != "episode":
+                raise ValueError('windows that start anywhere need the stored states (store_states=True)')
+            h0 = c0 = np.zeros((self.state_shape[0], batch_size, self.state_shape[1]), dtype=np.float32)
         t = self.to_torch
         return SequenceBatch(
             observations=t(self.observations[idx, col]),
@@ -219,7 +231,8 @@ class RecurrentDQN(OffPolicyAlgorithm):
             raise ValueError(f"exploration_alpha must be >= 0, got {exploration_alpha}")
         super().__init__(
             policy, env, learning_rate, buffer_size, learning_starts, batch_size, tau, gamma, train_freq,
-            gradient_steps, action_noise=None, replay_buffer_class=SequenceReplayBuffer, replay_buffer_kwargs=None,
+            gradient_steps, action_noise=None, replay_buffer_class=SequenceReplayBuffer,
+            replay_buffer_kwargs={"store_states": align == "any"},
             optimize_memory_usage=False, policy_kwargs=policy_kwargs, stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log, verbose=verbose, device=device, seed=seed, sde_support=False,
             supported_action_spaces=(spaces.Discrete,), support_multi_env=True,
