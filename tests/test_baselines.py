@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -358,3 +360,12 @@ def test_learning_check_memory_solves_passive_tmaze_and_mlp_cannot():
     assert solved.success_rate >= 0.9, solved
     assert memoryless.success_rate <= 0.5 + 3 * max(memoryless.success_se, 0.035), memoryless
     assert memoryless.mean_return <= bound + 3 * max(memoryless.return_se, 0.035), memoryless
+
+
+def test_mean_se_over_seeds_skips_runs_without_a_value():
+    from memenvs.baselines.statistics import mean_se
+
+    mean, se = mean_se([1.0, 2.0, 3.0, None, float("nan")])
+    assert mean == 2.0 and se == pytest.approx(1.0 / math.sqrt(3))
+    assert mean_se([4.0])[0] == 4.0 and math.isnan(mean_se([4.0])[1])
+    assert all(math.isnan(x) for x in mean_se([]))

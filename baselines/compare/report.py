@@ -11,9 +11,11 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+from ..statistics import mean_se
 
 #: Columns of ``runs.csv`` (and keys of each row in ``runs.json``), in order.
 ROW_COLUMNS: tuple[str, ...] = (
@@ -42,16 +44,6 @@ def memory_score(ret: float, optimal: float | None, memoryless: float | None) ->
     if not (math.isfinite(optimal) and math.isfinite(memoryless)) or math.isclose(optimal, memoryless):
         return math.nan
     return (float(ret) - memoryless) / (optimal - memoryless)
-
-
-def mean_se(values: Iterable[float]) -> tuple[float, float]:
-    """Mean and standard error of the finite values (``nan`` for none; SE ``nan`` for a single value)."""
-    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    if arr.size == 0:
-        return math.nan, math.nan
-    if arr.size == 1:
-        return float(arr[0]), math.nan
-    return float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
 
 
 def _fmt(mean: float, se: float, digits: int = 3) -> str:

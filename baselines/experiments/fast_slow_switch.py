@@ -45,6 +45,7 @@ from memenvs.envs.tmaze import OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_J
 from .. import vec_wrappers
 from ..algorithms.test_time_adaptation import VecTaskSchedule, block_schedule, evaluate_adapting, make_task_vec
 from ..models import make_model, set_torch_threads
+from ..statistics import mean_se
 
 ENV_ID = "memenvs/TMaze-v0"
 CONDITIONS = ("frozen", "towers", "all")
@@ -139,12 +140,6 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    se = float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else float("nan")
-    return float(arr.mean()), se
-
-
 def recovery_episodes(curve: np.ndarray, start: int, stop: int) -> int:
     """Episodes after the switch at ``start`` until the mean return first reaches :data:`RECOVERED` (``stop -
     start`` if it never does within the block)."""
@@ -167,7 +162,7 @@ def summarize(rows: list[dict[str, Any]], block: int, early: int = 10) -> dict[s
                 stats.setdefault(f"switch{b}_block", []).append(float(c[lo:hi].mean()))
                 stats.setdefault(f"switch{b}_first{early}", []).append(float(c[lo:lo + early].mean()))
                 stats.setdefault(f"switch{b}_recovery_episodes", []).append(float(recovery_episodes(c, lo, hi)))
-        out[name] = {key: dict(zip(("mean", "se"), _mean_se(vals))) for key, vals in stats.items()}
+        out[name] = {key: dict(zip(("mean", "se"), mean_se(vals))) for key, vals in stats.items()}
     return out
 
 

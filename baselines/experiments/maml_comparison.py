@@ -27,6 +27,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..statistics import mean_se
+
 ENVS = {"navigation": "memenvs/Navigation2D-v0", "cheetah": "memenvs/HalfCheetahDir-v0"}
 #: The paper's meta-batch size (tasks per meta-iteration) per env; 20 trajectories per task and 500 iterations.
 PAPER_META_BATCH = {"navigation": 20, "cheetah": 40}
@@ -220,11 +222,6 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ report
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-
-
 def report(out: str) -> str:
     """Markdown tables of ``OUT/final.jsonl`` (per seed, then mean +- SE) and ``OUT/curves_<env>.png``."""
     with open(os.path.join(out, "final.jsonl")) as f:

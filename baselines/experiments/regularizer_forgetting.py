@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from typing import Any
+
+from ..statistics import mean_se
 
 ENV_ID = "memenvs/NonstationaryCartPole-v0"
 TASK_A, TASK_B = "standard", "inverted"
@@ -122,15 +123,6 @@ def metrics(tasks: tuple[str, ...], phase_end: list[dict[str, float]]) -> dict[s
 
 
 # ----------------------------------------------------------------------------- reporting
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
-
-
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean and standard error over seeds of every metric, per (protocol, variant)."""
     keys = ("forgetting", "first_forgetting", "bwt", "current", "final_A", "final_B")
@@ -142,10 +134,10 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             line: dict[str, Any] = {"protocol": protocol, "variant": variant, "seeds": sorted(r["seed"] for r in rows)}
             for key in keys:
-                line[key], line[key + "_se"] = _mean_se([r[key] for r in rows])
+                line[key], line[key + "_se"] = mean_se([r[key] for r in rows])
             n_phases = len(rows[0]["phase_end"])
             for task in (TASK_A, TASK_B):
-                line[f"phase_{task}"] = [_mean_se([r["phase_end"][k][task] for r in rows]) for k in range(n_phases)]
+                line[f"phase_{task}"] = [mean_se([r["phase_end"][k][task] for r in rows]) for k in range(n_phases)]
             out.append(line)
     return out
 
