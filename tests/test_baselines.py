@@ -369,3 +369,17 @@ def test_mean_se_over_seeds_skips_runs_without_a_value():
     assert mean == 2.0 and se == pytest.approx(1.0 / math.sqrt(3))
     assert mean_se([4.0])[0] == 4.0 and math.isnan(mean_se([4.0])[1])
     assert all(math.isnan(x) for x in mean_se([]))
+
+
+def test_ci95_uses_students_t_and_matches_scipy():
+    from memenvs.baselines.statistics import ci95, mean_se
+
+    values = [1.0, 2.0, 4.0, 8.0, 9.0]
+    mean, se = mean_se(values)
+    low, high = ci95(values)
+    assert (low + high) / 2 == pytest.approx(mean) and (high - mean) / se == pytest.approx(2.776)
+    assert all(math.isnan(x) for x in ci95([3.0]))
+    stats = pytest.importorskip("scipy.stats")
+    for n in range(2, 40):
+        half = (ci95(range(n))[1] - ci95(range(n))[0]) / 2 / mean_se(range(n))[1]
+        assert half == pytest.approx(stats.t.ppf(0.975, n - 1) if n <= 31 else 1.960, abs=1e-3)

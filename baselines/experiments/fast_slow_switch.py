@@ -45,7 +45,7 @@ from memenvs.envs.tmaze import OBS_CORRIDOR, OBS_CUE_NORTH, OBS_CUE_SOUTH, OBS_J
 from .. import vec_wrappers
 from ..algorithms.test_time_adaptation import VecTaskSchedule, block_schedule, evaluate_adapting, make_task_vec
 from ..models import make_model, set_torch_threads
-from ..statistics import mean_se
+from ..statistics import ci95, mean_se
 
 ENV_ID = "memenvs/TMaze-v0"
 CONDITIONS = ("frozen", "towers", "all")
@@ -162,7 +162,8 @@ def summarize(rows: list[dict[str, Any]], block: int, early: int = 10) -> dict[s
                 stats.setdefault(f"switch{b}_block", []).append(float(c[lo:hi].mean()))
                 stats.setdefault(f"switch{b}_first{early}", []).append(float(c[lo:lo + early].mean()))
                 stats.setdefault(f"switch{b}_recovery_episodes", []).append(float(recovery_episodes(c, lo, hi)))
-        out[name] = {key: dict(zip(("mean", "se"), mean_se(vals))) for key, vals in stats.items()}
+        out[name] = {key: {**dict(zip(("mean", "se"), mean_se(vals))), "ci95": list(ci95(vals))}
+                     for key, vals in stats.items()}
     return out
 
 
@@ -212,9 +213,9 @@ def write_markdown(data: dict[str, Any], path: str, png_name: str) -> None:
         f"{cfg['episodes']} episodes, actions sampled, "
         f"update every {cfg['update_every']} steps per copy ({cfg['update_every'] * cfg['n_envs']} samples, "
         "one PPO minibatch). "
-        f"Seeds: {', '.join(str(r['seed']) for r in rows)}; figures are mean ± standard error over seeds of each "
-        "seed's mean over copies. Recovery: episodes after the switch until the mean return first reaches "
-        f"{RECOVERED} (capped at {block}).",
+        f"Seeds: {', '.join(str(r['seed']) for r in rows)}; figures are mean ± standard error [95% confidence "
+        "interval, Student's t] over seeds of each seed's mean over copies. Recovery: episodes after the switch "
+        f"until the mean return first reaches {RECOVERED} (capped at {block}).",
         "",
         f"![return per episode]({png_name})",
         "",
@@ -225,7 +226,10 @@ def write_markdown(data: dict[str, Any], path: str, png_name: str) -> None:
 
     def cell(stats: dict[str, Any], key: str) -> str:
         s = stats.get(key)
-        return "n/a" if s is None else f"{s['mean']:.2f} ± {s['se']:.2f}"
+        if s is None:
+            return "n/a"
+        low, high = s.get("ci95", (math.nan, math.nan))
+        return f"{s['mean']:.2f} ± {s['se']:.2f} [{low:.2f}, {high:.2f}]"
 
     for name in CONDITIONS:
         s = summary[name]

@@ -32,7 +32,7 @@ import os
 import time
 from typing import Any
 
-from ..statistics import mean_se
+from ..statistics import ci95, mean_se
 
 ENV_ID = "memenvs/NonstationaryCartPole-v0"
 TASK_A, TASK_B = "standard", "inverted"
@@ -135,6 +135,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             line: dict[str, Any] = {"protocol": protocol, "variant": variant, "seeds": sorted(r["seed"] for r in rows)}
             for key in keys:
                 line[key], line[key + "_se"] = mean_se([r[key] for r in rows])
+                line[key + "_ci95"] = list(ci95([r[key] for r in rows]))
             n_phases = len(rows[0]["phase_end"])
             for task in (TASK_A, TASK_B):
                 line[f"phase_{task}"] = [mean_se([r["phase_end"][k][task] for r in rows]) for k in range(n_phases)]
@@ -155,7 +156,8 @@ def table(summary: list[dict[str, Any]], level: int = 3) -> str:
                   "|---|---|---|---|---|---|" + "---|" * n_phases]
         for s in rows:
             def f(key: str) -> str:
-                return f"{s[key]:.1f} ± {s[key + '_se']:.1f}"
+                low, high = s.get(key + "_ci95", (float("nan"), float("nan")))
+                return f"{s[key]:.1f} ± {s[key + '_se']:.1f} [{round(low)}, {round(high)}]"  # round: no "-0"
             phases = " | ".join(
                 f"{s[f'phase_{TASK_A}'][k][0]:.0f} / {s[f'phase_{TASK_B}'][k][0]:.0f}" for k in range(n_phases))
             lines.append(f"| {s['variant']} | {len(s['seeds'])} | {f('first_forgetting')} | {f('forgetting')} | "
