@@ -266,8 +266,12 @@ def _tmaze_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # not taught the corridor in 150k steps; 5-step and whole-episode returns solved it by 75k). The final epsilon
     # 1/T is Ni et al.'s: (1 - 1/T) ** T ~ 1/e of the episodes then run without a random step.
     algo = {"sequence_length": limit, "n_step": limit, "exploration_final_eps": 1.0 / limit}
-    return {"algo_kwargs": algo, "steps": TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs),
-            "eval_episodes": TMAZE_EVAL_EPISODES}
+    return {"algo_kwargs": algo, "steps": tmaze_dqn_steps(env_kwargs), "eval_episodes": TMAZE_EVAL_EPISODES}
+
+
+def tmaze_dqn_steps(env_kwargs: dict[str, Any]) -> int:
+    """Recurrent DQN's T-maze training budget: :data:`TMAZE_DQN_STEPS_PER_CELL` per step of the episode."""
+    return TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs)
 
 
 #: Recurrent DQN's T-maze budget per step of the episode, measured in docs/results/recurrent_dqn_tmaze.md (solved
@@ -285,8 +289,7 @@ def _tmaze_lstm_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # 1 (OVERRIDES) starts the cell near holding its content. Length 100, seeds 0-4, one change at a time and
     # together: family settings 2 of 5 ended solved; buffer + 10-step targets 3 of 5 (still swinging); buffer +
     # 10-step + forget bias 1 5 of 5 (docs/results/tmaze_acceptance.md).
-    return {"algo_kwargs": {"buffer_size": TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs),
-                            "n_step": min(10, limit)}}
+    return {"algo_kwargs": {"buffer_size": tmaze_dqn_steps(env_kwargs), "n_step": min(10, limit)}}
 
 
 #: Per (``"*"``, ``"*ALGORITHM"`` or a baseline, family), what depends on the env's parameters: a function of the env

@@ -12,7 +12,7 @@ import numpy as np
 def mean_se(values: Iterable[float]) -> tuple[float, float]:
     """Mean and standard error (``std(ddof=1) / sqrt(n)``) of the finite values: ``nan`` for none, SE ``nan`` for a
     single value. ``None`` and non-finite values (a run with no success signal) are left out."""
-    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    arr = _finite(values)
     if arr.size == 0:
         return math.nan, math.nan
     if arr.size == 1:
@@ -28,9 +28,13 @@ T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 
 def ci95(values: Iterable[float]) -> tuple[float, float]:
     """95% confidence interval of the mean of the finite values, ``mean ± t(n - 1) * SE`` (Student's t: with 5
     seeds the half-width is 2.78 standard errors, not 1.96); ``(nan, nan)`` with fewer than two values."""
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    mean, se = mean_se(values)
-    if len(values) < 2:
+    arr = _finite(values)
+    if arr.size < 2:
         return math.nan, math.nan
-    t = T_975[len(values) - 2] if len(values) - 1 <= len(T_975) else 1.960
+    mean, se = mean_se(arr)
+    t = T_975[arr.size - 2] if arr.size - 1 <= len(T_975) else 1.960
     return mean - t * se, mean + t * se
+
+
+def _finite(values: Iterable[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
