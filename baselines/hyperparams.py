@@ -38,10 +38,6 @@ class Baseline:
     eval_episodes: int | None = None
 
 
-#: Radius of the T-maze policies' centred action logits (:mod:`memenvs.baselines.policies.distributions`): every
-#: action keeps >= 0.33% probability, the greedy one <= 97.1%.
-TMAZE_LOGIT_RADIUS = 4.0
-
 # PPO settings shared by every baseline unless a family says otherwise (SB3's PPO defaults with shorter rollouts).
 _PPO = {"n_steps": 128, "batch_size": 256, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.01}
 
@@ -127,23 +123,35 @@ BASELINES: dict[str, Baseline] = {
     )
 }
 
+#: The T-maze's PPO policies: the critic alone sees the time that :data:`TIME` appends, and the entropy bonus is
+#: -KL(uniform || p) (:mod:`memenvs.baselines.policies.critic_inputs`, :mod:`memenvs.baselines.policies.distributions`).
+TMAZE_PPO_POLICY = {"entropy_bonus": "uniform_kl", "critic_only_features": 1}
+#: The VecEnv wrapper that appends ``t / max_steps`` to the observation.
+TIME: tuple[str, dict[str, Any]] = ("time_feature", {})
+
 # Per-family differences. Families: tmaze, maze, warehouse, traffic, twostep, atari, other.
 OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # Passive T-maze (Ni et al.'s, corrected): short rollouts of whole episodes (n_steps is set per length by
-    # SCALED below), many copies, a large learning rate. ent_coef 0.01: at 0.05 the MLP never learned to walk the
-    # corridor (5 of 5 seeds at length 20); logit_radius 4: PPO's junction trap (p(east | junction) = 1.0000, return
-    # 0) took 3 of 10 plain runs and none of 10 bounded ones (docs/results/ppo_junction_trap.md).
-    # The learning rate decays linearly to 0 over the budget: at a constant 2e-3 IAM solved and then fell back to
-    # the memoryless 0.5 on 2 of 4 runs (lengths 8 and 16, seeds 0-1); with the decay 7 of 8 runs (seeds 0-3) ended
-    # solved and none fell back; the eighth never used its memory (docs/results/tmaze_acceptance.md).
+    # SCALED below), many copies, a large learning rate decaying linearly to 0 over the budget (at a constant 2e-3
+    # IAM solved and then fell back to the memoryless 0.5 on 2 of 4 runs; with the decay 7 of 8 ended solved and
+    # none fell back: docs/results/tmaze_acceptance.md). ent_coef 0.01: at 0.05 the MLP never learned to walk the
+    # corridor (5 of 5 seeds at length 20).
     ("*", "tmaze"): {"algo_kwargs": {"n_steps": 32, "batch_size": 256, "n_epochs": 10, "learning_rate": "lin_2e-3",
                                      "gamma": 0.99, "ent_coef": 0.01}},
-    **{(name, "tmaze"): {"policy_kwargs": {"logit_radius": TMAZE_LOGIT_RADIUS}}
+    # Every PPO baseline's critic is told the time (the actor is not), and the entropy bonus is -KL(uniform || p):
+    # every corridor cell looks the same on schedule and behind it, so a critic without the time left noise as large
+    # as the corridor's signal (the MLP lost the corridor at length 50 on 4 of 5 seeds), and the entropy's
+    # vanishing gradient let the saturated east carry over to the junction (PPO's junction trap). Both together: the
+    # MLP at the memoryless bound at lengths 50 and 100 on 4 of 4 seeds each, where logit_radius 4 alone reached it
+    # on 1 of 5 and 0 of 5 (docs/results/ppo_junction_trap.md).
+    **{(name, "tmaze"): {"policy_kwargs": dict(TMAZE_PPO_POLICY), "wrappers": (*BASELINES[name].wrappers, TIME)}
        for name in ("mlp", "framestack", "oracle")},
-    ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], "logit_radius": TMAZE_LOGIT_RADIUS}},
-    ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], "logit_radius": TMAZE_LOGIT_RADIUS}},
-    ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]},
-                                         "logit_radius": TMAZE_LOGIT_RADIUS}},
+    ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], **TMAZE_PPO_POLICY},
+                        "wrappers": (TIME,)},
+    ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], **TMAZE_PPO_POLICY},
+                       "wrappers": (TIME,)},
+    ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]}, **TMAZE_PPO_POLICY},
+                       "wrappers": (TIME,)},
     # Not re-measured on the corrected T-maze: these keep the former entropy bonus and constant learning rate.
     ("fast_slow", "tmaze"): {"algo_kwargs": {"ent_coef": 0.05, "learning_rate": 2e-3}},
     ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},

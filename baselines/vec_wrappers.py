@@ -9,6 +9,8 @@
 * :class:`VecPreviousActionReward` — appends the one-hot previous action, the previous reward and the timestep
   ``t / max_steps`` to the observation (the meta-LSTM's inputs). It reuses the single definition in
   :func:`memenvs.wrappers.previous_action_reward.augment_observation`.
+* :class:`VecTimeFeature` — appends the elapsed share of the episode's step limit, ``t / max_steps`` (for a critic
+  that must know the time in a fixed-horizon task; see :mod:`memenvs.baselines.policies.critic_inputs`).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _venv_time_limit(venv: VecEnv) -> int:
         spec = None
     if spec is not None and spec.max_episode_steps:
         return int(spec.max_episode_steps)
-    raise ValueError("timestep=True needs max_steps=...: the env declares no time limit")
+    raise ValueError("the env declares no time limit: pass max_steps=...")
 
 
 class VecPreviousActionReward(VecEnvWrapper):
@@ -180,12 +182,58 @@ class VecPreviousActionReward(VecEnvWrapper):
         return self._augment(obs), reward, done, infos
 
 
+class VecTimeFeature(VecEnvWrapper):
+    """SB3 ``VecEnvWrapper``: ``[obs (flattened) | t / max_steps]``, ``t`` the steps taken in the current episode.
+
+    Pardo et al. 2018 ("Time Limits in Reinforcement Learning") add the time to the input of agents on time-limited
+    tasks; memenvs' T-maze baselines give it to the critic only (``critic_only_features=1``), so the actor keeps its
+    own inputs. A copy that finished shows ``t = 0`` with its next episode's first observation (SB3's same-step
+    autoreset), and its ``infos[i]["terminal_observation"]`` carries the episode's last ``t``.
+
+    Args:
+        venv: an SB3 VecEnv with a ``Box`` observation space.
+        max_steps: normaliser of ``t``; default: the memenvs core's ``max_steps``, else the spec's limit.
+    """
+
+    def __init__(self, venv: VecEnv, max_steps: int | None = None) -> None:
+        space = venv.observation_space
+        if not isinstance(space, spaces.Box):
+            raise ValueError(f"VecTimeFeature needs a Box observation space, got {space}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
+                                      or max_steps < 1):
+            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        self.max_steps = int(max_steps) if max_steps is not None else _venv_time_limit(venv)
+        low = np.append(space.low.reshape(-1), 0.0).astype(np.float32)
+        high = np.append(space.high.reshape(-1), 1.0).astype(np.float32)
+        super().__init__(venv, observation_space=spaces.Box(low, high, dtype=np.float32))
+        self._t = np.zeros(venv.num_envs, dtype=np.int64)
+
+    def _augment(self, obs: np.ndarray, t: np.ndarray) -> np.ndarray:
+        time = np.minimum(t, self.max_steps).astype(np.float32) / self.max_steps
+        return np.concatenate([obs.reshape(len(t), -1).astype(np.float32), time[:, None]], axis=1)
+
+    def reset(self) -> np.ndarray:
+        self._t.fill(0)
+        return self._augment(self.venv.reset(), self._t)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, reward, done, infos = self.venv.step_wait()
+        self._t += 1
+        for i in np.flatnonzero(done):
+            term = infos[i].get("terminal_observation")
+            if term is not None:
+                infos[i]["terminal_observation"] = self._augment(np.reshape(term, (1, -1)), self._t[i:i + 1])[0]
+        self._t[done] = 0
+        return self._augment(obs, self._t), reward, done, infos
+
+
 #: VecEnv wrappers a baseline record may name (name -> class; the record gives the kwargs).
 WRAPPERS: dict[str, type[VecEnvWrapper]] = {
     "frame_stack": VecFrameStack,
     "oracle": VecOracleObservation,
     "add_channel": VecAddChannel,
     "prev_action_reward": VecPreviousActionReward,
+    "time_feature": VecTimeFeature,
 }
 
 

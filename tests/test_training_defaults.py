@@ -152,32 +152,123 @@ def test_ball_logits_bound_every_probability_and_keep_the_greedy_action():
     assert floor.grad.abs().max() < 1e-9
 
 
+# ------------------------------------------------------------------ the uniform-KL bonus and the critic's time
+def test_uniform_kl_bonus_is_zero_at_uniform_and_keeps_its_gradient_where_the_entropy_loses_it():
+    from memenvs.baselines.policies.distributions import CategoricalPolicyDistribution
+
+    def bonus_grad(kind, logits):
+        z = th.tensor(logits, requires_grad=True)
+        dist = CategoricalPolicyDistribution(4, entropy_bonus=kind).proba_distribution(z[None])
+        dist.entropy().sum().backward()
+        return dist.entropy().item(), z.grad
+
+    value, _ = bonus_grad("uniform_kl", [0.3, 0.3, 0.3, 0.3])
+    assert value == pytest.approx(0.0, abs=1e-6)
+    value, grad = bonus_grad("uniform_kl", [0.0, 20.0, 0.0, 0.0])  # east saturated, as in the junction trap
+    p = th.softmax(th.tensor([0.0, 20.0, 0.0, 0.0]), -1)
+    assert value == pytest.approx(float(th.log(p).mean() + math.log(4)), rel=1e-5)
+    assert th.allclose(grad, 0.25 - p, atol=1e-6)  # d/dz (mean log p) = 1/n - p: north still pulled up by ~1/4
+    _, entropy_grad = bonus_grad("entropy", [0.0, 20.0, 0.0, 0.0])
+    assert entropy_grad.abs().max() < 1e-6
+    with pytest.raises(ValueError, match="entropy_bonus must be one of entropy, uniform_kl"):
+        make_model("mlp", TMAZE, n_envs=2, policy_kwargs={"entropy_bonus": "kl"})
+
+
+def test_time_feature_counts_steps_and_restarts_with_each_episode():
+    from memenvs.baselines.vec_wrappers import VecTimeFeature
+    from memenvs.sb3 import make_vec_env
+
+    venv = VecTimeFeature(make_vec_env(TMAZE, n_envs=2, seed=0, variant="passive", length=3))
+    horizon = 4  # Ni et al.'s fixed horizon: length + 1
+    obs = venv.reset()
+    assert obs.shape == (2, 3) and venv.observation_space.shape == (3,) and np.all(obs[:, -1] == 0.0)
+    for t in range(1, horizon + 1):
+        obs, _, done, infos = venv.step(np.array([1, 3]))
+        if t < horizon:
+            assert not done.any() and np.allclose(obs[:, -1], t / horizon)
+    assert done.all() and np.all(obs[:, -1] == 0.0)
+    assert all(info["terminal_observation"][-1] == 1.0 for info in infos)
+    with pytest.raises(ValueError, match="max_steps must be a positive integer"):
+        VecTimeFeature(make_vec_env(TMAZE, n_envs=1, seed=0), max_steps=0)
+
+
+@pytest.mark.parametrize("baseline", ["mlp", "lstm"])
+def test_the_critic_alone_sees_the_time(baseline, tmp_path):
+    """The T-maze's PPO baselines append t / max_steps for the critic; the actor sees it as 0, so the policy stays
+    what its name says (the MLP memoryless) and the value can follow the time."""
+    kwargs = {"variant": "passive", "length": 4}
+    record = resolve(baseline, TMAZE, kwargs)
+    assert record.policy_kwargs["critic_only_features"] == 1 and record.wrappers[-1][0] == "time_feature"
+    model = make_model(baseline, TMAZE, seed=0, n_envs=2, env_kwargs=kwargs)
+    with th.no_grad():  # make the time matter to both extractors, as training would
+        for layer in model.policy.modules():
+            if isinstance(layer, th.nn.Linear):
+                layer.weight.normal_()
+    early, late = th.tensor([[0.0, 0.0, 0.1]]), th.tensor([[0.0, 0.0, 0.9]])
+    start = th.ones(1)
+
+    def actor_and_critic(policy, obs):
+        if baseline == "mlp":
+            return policy.get_distribution(obs).distribution.probs, policy.predict_values(obs)
+        states = model._last_lstm_states  # shapes only: zeros are the episode start
+        zero = tuple(th.zeros_like(s[:, :1]) for s in states.pi)
+        return (policy.get_distribution(obs, zero, start)[0].distribution.probs,
+                policy.predict_values(obs, tuple(th.zeros_like(s[:, :1]) for s in states.vf), start))
+
+    with th.no_grad():
+        probs_early, value_early = actor_and_critic(model.policy, early)
+        probs_late, value_late = actor_and_critic(model.policy, late)
+    assert th.equal(probs_early, probs_late) and not th.allclose(value_early, value_late)
+    model.save(tmp_path / "m.zip")
+    loaded = type(model).load(tmp_path / "m.zip")
+    assert loaded.policy.critic_only_features == 1 and loaded.policy.entropy_bonus == "uniform_kl"
+    with th.no_grad():
+        assert th.equal(actor_and_critic(loaded.policy, late)[0], probs_late)
+
+
+def test_critic_only_features_rejects_bad_values():
+    for bad, message in [(-1, "integer >= 0"), (True, "integer >= 0"), (3, "smaller than the observation's 3")]:
+        with pytest.raises(ValueError, match=message):
+            make_model("mlp", TMAZE, n_envs=2, env_kwargs={"variant": "passive", "length": 4},
+                       policy_kwargs={"critic_only_features": bad})
+    with pytest.raises(ValueError, match="share_features_extractor=False"):
+        make_model("mlp", TMAZE, n_envs=2, env_kwargs={"variant": "passive", "length": 4},
+                   policy_kwargs={"share_features_extractor": True})
+
+
 # ------------------------------------------------------------------ the junction trap
-def trained_from_the_trap(logit_radius):
+PLAIN = {"entropy_bonus": "entropy", "critic_only_features": 0}
+
+
+def trained_from_the_trap(policy_kwargs=None):
     """The MLP on a passive T-maze of length 4, started in the trap's state (east saturated everywhere, as PPO leaves
     it once the corridor is learned before the junction is ever reached), then trained 6,000 steps at the family's
     initial learning rate held constant (the family decays it to 0 over a budget four times longer; this test is
-    about the action distribution, so the 6,000 steps are all taken at full rate)."""
+    about the action distribution, so the 6,000 steps are all taken at full rate). ``policy_kwargs`` replace the
+    family's (``PLAIN``: SB3's categorical, its entropy bonus, a critic without the time)."""
     kwargs = {"variant": "passive", "length": 4}
     lr = resolve("mlp", TMAZE, kwargs).algo_kwargs["learning_rate"]
     lr = float(lr.removeprefix("lin_")) if isinstance(lr, str) else lr
-    model = make_model("mlp", TMAZE, seed=0, n_envs=16, env_kwargs=kwargs, policy_kwargs={"logit_radius": logit_radius},
-                       learning_rate=lr)
+    wrappers = [] if policy_kwargs == PLAIN else None
+    model = make_model("mlp", TMAZE, seed=0, n_envs=16, env_kwargs=kwargs, policy_kwargs=policy_kwargs,
+                       wrappers=wrappers, learning_rate=lr)
     with th.no_grad():
         model.policy.action_net.bias[:] = th.tensor([0.0, 20.0, 0.0, 0.0])
     model.learn(6_000)
+    junction = th.zeros((1, *model.observation_space.shape))
+    junction[0, 0] = 1.0  # Ni et al.'s junction reads (1, 0); a time feature, if any, follows
     with th.no_grad():
-        junction = model.policy.get_distribution(th.tensor([[1.0, 0.0]])).distribution.probs[0]
-    return float(junction[1]), evaluate(model, n_episodes=100, seed=1)
+        probs = model.policy.get_distribution(junction).distribution.probs[0]
+    return float(probs[1]), evaluate(model, n_episodes=100, seed=1)
 
 
 def test_family_defaults_leave_the_junction_trap():
     """PPO's junction trap (docs/results/ppo_junction_trap.md): with p(east | junction) = 1 north and south are
-    never sampled, so nothing moves it. The T-maze defaults bound the logits, and the MLP reaches the memoryless
-    bound (success 0.5); the plain categorical stays in the trap (return 0)."""
-    radius = resolve("mlp", TMAZE).policy_kwargs.get("logit_radius")
-    assert radius is not None
-    east, result = trained_from_the_trap(radius)
+    never sampled, and the entropy's gradient vanishes there, so nothing moves it. With the T-maze defaults (the
+    uniform-KL bonus, the critic told the time) the MLP reaches the memoryless bound (success 0.5); the plain
+    categorical stays in the trap (return 0)."""
+    assert resolve("mlp", TMAZE).policy_kwargs.get("entropy_bonus") == "uniform_kl"
+    east, result = trained_from_the_trap()
     assert east < 0.5 and result.success_rate >= 0.4, (east, result)
-    east, result = trained_from_the_trap(None)
+    east, result = trained_from_the_trap(PLAIN)
     assert east > 0.999 and result.success_rate == 0.0, (east, result)

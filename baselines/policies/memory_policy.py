@@ -28,7 +28,8 @@ from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class
-from .distributions import BoundedDistributionMixin, check_radius
+from .critic_inputs import CriticInputsMixin, check_critic_only_features, hide_from_actor
+from .distributions import BoundedDistributionMixin, check_entropy_bonus, check_radius
 from .packing import SequencePacking, run_packed
 
 
@@ -65,7 +66,7 @@ def process_sequence(
     return th.flatten(y.transpose(0, 1), start_dim=0, end_dim=1), (h, c)
 
 
-class MemoryActorCriticPolicy(BoundedDistributionMixin, RecurrentActorCriticPolicy):
+class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, RecurrentActorCriticPolicy):
     """Recurrent actor-critic policy for ``RecurrentPPO`` with a swappable memory core and a fast sequence path.
 
     Takes every argument of sb3-contrib's ``RecurrentActorCriticPolicy`` plus:
@@ -75,6 +76,10 @@ class MemoryActorCriticPolicy(BoundedDistributionMixin, RecurrentActorCriticPoli
         core_kwargs: extra keyword arguments for the core (e.g. IAM's ``dset``, ``dset_indices``, ``fnn_arch``).
         logit_radius: bound the centred action logits to a ball of this radius, so no action's probability reaches
             0 (:mod:`~memenvs.baselines.policies.distributions`); ``None`` (default): the plain categorical.
+        entropy_bonus: what ``ent_coef`` rewards: ``"entropy"`` (default, SB3's) or ``"uniform_kl"``
+            (``-KL(uniform || p)``, whose gradient does not vanish for a rarely taken action; same module).
+        critic_only_features: the last ``k`` observation features are seen by the critic (and its core) only
+            (:mod:`~memenvs.baselines.policies.critic_inputs`); 0 (default): the actor sees everything.
 
     ``lstm_hidden_size`` and ``n_lstm_layers`` give the core's state shape (for IAM: its recurrent branch); the heads
     see ``core.output_size`` features. ``net_arch`` is the MLP between the core and the linear heads (``[]`` for
@@ -97,9 +102,13 @@ class MemoryActorCriticPolicy(BoundedDistributionMixin, RecurrentActorCriticPoli
         core: str | type[MemoryCore] = "lstm",
         core_kwargs: dict[str, Any] | None = None,
         logit_radius: float | None = None,
+        entropy_bonus: str = "entropy",
+        critic_only_features: int = 0,
         **kwargs: Any,
     ) -> None:
         self.logit_radius = check_radius(logit_radius, action_space)
+        self.entropy_bonus = check_entropy_bonus(entropy_bonus, action_space)
+        self.critic_only_features = check_critic_only_features(critic_only_features, observation_space, kwargs)
         self.core = core
         self.core_kwargs = dict(core_kwargs or {})
         self._core_class = core_class(core)
@@ -109,6 +118,7 @@ class MemoryActorCriticPolicy(BoundedDistributionMixin, RecurrentActorCriticPoli
         # the core class tells the output width from its arguments alone.
         self._core_output_dim = self._core_class.output_size_for(hidden, **self.core_kwargs)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+        hide_from_actor(self, self.critic_only_features)
         self.lstm_actor = self._make_core()
         if self.lstm_critic is not None:
             self.lstm_critic = self._make_core()
