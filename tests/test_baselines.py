@@ -248,6 +248,28 @@ def test_policy_only_save_load_at_non_default_sizes(core, tmp_path):
     assert_same_predictions(rollout_predictions(model.policy), rollout_predictions(loaded))
 
 
+@pytest.mark.parametrize("core", ["lstm", "gru", "iam"])
+def test_forget_bias_starts_every_recurrent_gate_of_actor_and_critic_open(core):
+    """``forget_bias`` (as for the recurrent DQN) sets the LSTM forget gates / GRU update gates of both cores; 0 keeps
+    PyTorch's initialisation bit for bit."""
+    pk = {"core_kwargs": {"dset": "learned", "dset_size": 2}} if core == "iam" else {}
+    plain = make_model(core, TMAZE, seed=3, n_envs=2, env_kwargs=PASSIVE, policy_kwargs=pk, **QUICK)
+    opened = make_model(core, TMAZE, seed=3, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={**pk, "forget_bias": 1.5},
+                        **QUICK)
+    rnns = [m for m in opened.policy.modules() if isinstance(m, (th.nn.LSTM, th.nn.GRU))]
+    assert len(rnns) == 2  # the actor's core and the critic's
+    for rnn in rnns:
+        size = rnn.hidden_size
+        assert th.all(rnn.bias_ih_l0[size:2 * size] == 1.5) and th.all(rnn.bias_hh_l0[size:2 * size] == 0.0)
+    assert opened.policy._get_constructor_parameters()["forget_bias"] == 1.5
+    zero = make_model(core, TMAZE, seed=3, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={**pk, "forget_bias": 0},
+                      **QUICK)
+    for (k, v), (_, w) in zip(plain.policy.state_dict().items(), zero.policy.state_dict().items()):
+        assert th.equal(v, w), k
+    with pytest.raises(ValueError, match="forget_bias must be a number"):
+        make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={**pk, "forget_bias": "1"}, **QUICK)
+
+
 def test_iam_model_save_load(tmp_path):
     model = make_model("iam", TMAZE, n_envs=2, env_kwargs=PASSIVE,
                        policy_kwargs={"core_kwargs": {"dset": "manual", "dset_indices": [1]}}, **QUICK)

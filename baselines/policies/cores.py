@@ -233,3 +233,17 @@ def core_class(core: str | type[MemoryCore]) -> type[MemoryCore]:
     if isinstance(core, type) and issubclass(core, nn.Module):
         return core
     raise ValueError(f"core must be one of {', '.join(CORES)} or a MemoryCore subclass, got {core!r}")
+
+
+def set_remember_bias(module: nn.Module, value: float) -> None:
+    """Start every LSTM's forget gate (and every GRU's update gate) of ``module`` at bias ``value``, so the state
+    is kept by default at initialisation: gradients then reach back further, which long memories need (Gers et
+    al. 2000; Jozefowicz et al. 2015 recommend 1 for the LSTM forget gate)."""
+    for rnn in module.modules():
+        if isinstance(rnn, (nn.LSTM, nn.GRU)):
+            gate = 1  # the second block: the forget gate of (i, f, g, o), the update gate of (r, z, n)
+            size = rnn.hidden_size
+            for name, param in rnn.named_parameters():
+                if name.startswith("bias_"):
+                    with th.no_grad():
+                        param[gate * size:(gate + 1) * size] = value if name.startswith("bias_ih") else 0.0

@@ -27,7 +27,7 @@ from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class
+from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class, set_remember_bias
 from .critic_inputs import CriticInputsMixin, check_critic_only_features, hide_from_actor
 from .distributions import BoundedDistributionMixin, check_entropy_bonus, check_radius
 from .packing import SequencePacking, run_packed
@@ -78,6 +78,8 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             0 (:mod:`~memenvs.baselines.policies.distributions`); ``None`` (default): the plain categorical.
         entropy_bonus: what ``ent_coef`` rewards: ``"entropy"`` (default, SB3's) or ``"uniform_kl"``
             (``-KL(uniform || p)``, whose gradient does not vanish for a rarely taken action; same module).
+        forget_bias: initial bias of the LSTM forget gates / GRU update gates of both cores (0, the default:
+            PyTorch's initialisation), as for the recurrent DQN's.
         critic_only_features: the last ``k`` observation features are seen by the critic (and its core) only
             (:mod:`~memenvs.baselines.policies.critic_inputs`); 0 (default): the actor sees everything.
 
@@ -104,6 +106,7 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         logit_radius: float | None = None,
         entropy_bonus: str = "entropy",
         critic_only_features: int = 0,
+        forget_bias: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.logit_radius = check_radius(logit_radius, action_space)
@@ -124,6 +127,11 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             self.lstm_critic = self._make_core()
         elif self.critic is not None:
             self.critic = nn.Linear(self.features_dim, self._core_output_dim)
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
+            raise ValueError(f"forget_bias must be a number, got {forget_bias!r}")
+        self.forget_bias = float(forget_bias)
+        if self.forget_bias:
+            set_remember_bias(self, self.forget_bias)
         self.lstm_output_dim = self._core_output_dim
         self.lstm_hidden_state_shape = (self.lstm_actor.num_layers, 1, self.lstm_actor.hidden_size)
         # The parent built its optimizer over the nn.LSTMs that were just replaced.
@@ -163,5 +171,6 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             share_features_extractor=self.share_features_extractor,
             core=self.core,
             core_kwargs=self.core_kwargs,
+            forget_bias=self.forget_bias,
         )
         return data

@@ -19,7 +19,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, Flatten
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import MemoryCore, State, core_class
+from .cores import MemoryCore, State, core_class, set_remember_bias
 from .memory_policy import process_sequence
 
 NO_CORE = "none"
@@ -38,20 +38,6 @@ class NoMemoryCore(MemoryCore):
 
     def forward(self, x: th.Tensor, state: State) -> tuple[th.Tensor, State]:
         return x, state
-
-
-def set_remember_bias(module: nn.Module, value: float) -> None:
-    """Start every LSTM's forget gate (and every GRU's update gate) of ``module`` at bias ``value``, so the state
-    is kept by default at initialisation: gradients then reach back further, which long memories need (Gers et
-    al. 2000; Jozefowicz et al. 2015 recommend 1 for the LSTM forget gate)."""
-    for rnn in module.modules():
-        if isinstance(rnn, (nn.LSTM, nn.GRU)):
-            gate = 1  # the second block: the forget gate of (i, f, g, o), the update gate of (r, z, n)
-            size = rnn.hidden_size
-            for name, param in rnn.named_parameters():
-                if name.startswith("bias_"):
-                    with th.no_grad():
-                        param[gate * size:(gate + 1) * size] = value if name.startswith("bias_ih") else 0.0
 
 
 class RecurrentQNetwork(BasePolicy):
