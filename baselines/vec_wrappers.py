@@ -111,6 +111,14 @@ def _venv_time_limit(venv: VecEnv) -> int:
     raise ValueError("the env declares no time limit: pass max_steps=...")
 
 
+def _check_max_steps(max_steps: Any) -> int | None:
+    """The ``max_steps`` argument of the wrappers that append the time, validated."""
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
+                                  or max_steps < 1):
+        raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    return None if max_steps is None else int(max_steps)
+
+
 class VecPreviousActionReward(VecEnvWrapper):
     """SB3 ``VecEnvWrapper``: ``[obs (flattened) | one-hot previous action | previous reward | t / max_steps]``.
 
@@ -129,13 +137,11 @@ class VecPreviousActionReward(VecEnvWrapper):
         space = venv.action_space
         if not isinstance(space, spaces.Discrete):
             raise ValueError(f"VecPreviousActionReward needs a Discrete action space, got {space}")
-        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
-                                      or max_steps < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+        max_steps = _check_max_steps(max_steps)
         self.n_actions = int(space.n)
         self._start = int(space.start)
         self.timestep = bool(timestep)
-        self.max_steps = (int(max_steps) if max_steps is not None else _venv_time_limit(venv)) if timestep else None
+        self.max_steps = (max_steps or _venv_time_limit(venv)) if timestep else None
         obs_space = venv.observation_space
         if isinstance(obs_space, spaces.Box) and len(obs_space.shape) != 1:
             # Flattened here (as the observations are in _augment), so grids and views need no extra wrapper.
@@ -199,10 +205,8 @@ class VecTimeFeature(VecEnvWrapper):
         space = venv.observation_space
         if not isinstance(space, spaces.Box):
             raise ValueError(f"VecTimeFeature needs a Box observation space, got {space}")
-        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
-                                      or max_steps < 1):
-            raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
-        self.max_steps = int(max_steps) if max_steps is not None else _venv_time_limit(venv)
+        max_steps = _check_max_steps(max_steps)
+        self.max_steps = max_steps or _venv_time_limit(venv)
         low = np.append(space.low.reshape(-1), 0.0).astype(np.float32)
         high = np.append(space.high.reshape(-1), 1.0).astype(np.float32)
         super().__init__(venv, observation_space=spaces.Box(low, high, dtype=np.float32))
