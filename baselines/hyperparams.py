@@ -142,8 +142,9 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # every corridor cell looks the same on schedule and behind it, so a critic without the time left noise as large
     # as the corridor's signal (the MLP lost the corridor at length 50 on 4 of 5 seeds), and the entropy's
     # vanishing gradient let the saturated east carry over to the junction (PPO's junction trap). Both together: the
-    # MLP at the memoryless bound at lengths 50 and 100 on 4 of 4 seeds each, where logit_radius 4 alone reached it
-    # on 1 of 5 and 0 of 5 (docs/results/ppo_junction_trap.md).
+    # MLP at the memoryless bound at lengths 50, 100 and 200 on 5 of 5 seeds each, where logit_radius 4 alone reached
+    # it on 1 of 5 at 50 and 0 of 5 at 100; each alone: 2 of 4 and 0 of 4 at 50 (docs/results/ppo_junction_trap.md,
+    # docs/results/tmaze_acceptance.md).
     **{(name, "tmaze"): {"policy_kwargs": dict(TMAZE_PPO_POLICY), "wrappers": (*BASELINES[name].wrappers, TIME)}
        for name in ("mlp", "framestack", "oracle")},
     ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], **TMAZE_PPO_POLICY},
