@@ -18,6 +18,7 @@ import memenvs  # noqa: E402,F401
 from memenvs.baselines import (  # noqa: E402
     BASELINES, IAMCore, MemoryActorCriticPolicy, env_dset, env_family, evaluate, make_model, resolve,
 )
+from memenvs.baselines.models import make_vec  # noqa: E402
 from memenvs.baselines.policies.cores import GRUCore, LSTMCore  # noqa: E402
 from memenvs.baselines.policies.memory_policy import process_sequence  # noqa: E402
 
@@ -196,14 +197,18 @@ def test_image_observations_train(baseline):
 
 # ------------------------------------------------------------------ save / load
 def rollout_predictions(model, n_steps=12):
-    venv = gym.make_vec(TMAZE, num_envs=3, **PASSIVE)
-    obs, _ = venv.reset(seed=5)
+    """The model's actions (and recurrent states) over ``n_steps`` of 3 passive T-mazes seen through its own VecEnv
+    wrappers (the T-maze PPO baselines append the critic's time feature)."""
+    venv = make_vec(TMAZE, 3, 5, PASSIVE, model.memenvs_spec["wrappers"]) if hasattr(model, "memenvs_spec") else None
+    if venv is None:  # a bare policy: its observation space says whether the time feature is expected
+        wrappers = [("time_feature", {})] if model.observation_space.shape == (3,) else []
+        venv = make_vec(TMAZE, 3, 5, PASSIVE, wrappers)
+    obs = venv.reset()
     state, starts, out = None, np.ones(3, dtype=bool), []
     for _ in range(n_steps):
         actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=True)
         out.append((actions.copy(), None if state is None else tuple(s.copy() for s in state)))
-        obs, _, term, trunc, _ = venv.step(actions)
-        starts = term | trunc
+        obs, _, starts, _ = venv.step(actions)
     return out
 
 
@@ -332,7 +337,7 @@ def test_oracle_appends_the_hidden_state():
     model = make_model("mlp", TMAZE, n_envs=4, env_kwargs=PASSIVE, oracle=True, **QUICK)
     venv = model.get_env()
     obs = venv.reset()
-    assert obs.shape == (4, 2 + 3)  # the passive observation (2 elements), then arm, goal, x
+    assert obs.shape == (4, 2 + 3 + 1)  # the passive observation (2 elements), then arm, goal, x, then the time
     hidden = venv.env_method("hidden_state", indices=[0])[0]
     np.testing.assert_array_equal(obs[:, 2], hidden["arm"])
     np.testing.assert_array_equal(obs[:, 3], hidden["goal"])

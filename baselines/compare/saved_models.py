@@ -151,10 +151,14 @@ def _check_fits(model: Any, policy: ModelPolicy, env: gym.Env, env_id: str, spec
     trained_on = spec.get("env_id", "another env")
     if spec.get("env_kwargs"):
         trained_on += " " + ",".join(f"{k}={v}" for k, v in spec["env_kwargs"].items())
+    # The env's own shape, and the model's after its wrappers (a time feature or a frame stack widens it), when
+    # they differ: a user compares what the env gives with what the model saw.
+    through = f", {seen.shape} through the model's wrappers" if seen.shape != env.observation_space.shape else ""
     raise CompareError(
-        f"the model was trained on {trained_on} (observations {trained.shape}, actions {model.action_space}); "
-        f"{env_id} gives observations {seen.shape} and takes actions {env.action_space}. Render it on the env "
-        "it was trained on (the env id may be left out) or on one with the same spaces"
+        f"the model was trained on {trained_on} (observations {trained.shape} after its wrappers, actions "
+        f"{model.action_space}); {env_id} gives observations {env.observation_space.shape}{through} and takes "
+        f"actions {env.action_space}. Render it on the env it was trained on (the env id may be left out) or on one "
+        "with the same spaces"
     )
 
 
