@@ -129,6 +129,13 @@ TMAZE_PPO_POLICY = {"entropy_bonus": "uniform_kl", "critic_only_features": 1}
 #: The VecEnv wrapper that appends ``t / max_steps`` to the observation.
 TIME: tuple[str, dict[str, Any]] = ("time_feature", {})
 
+
+def _tmaze_ppo(baseline: str, **policy_kwargs: Any) -> dict[str, Any]:
+    """The T-maze row of a PPO baseline: its sizes, :data:`TMAZE_PPO_POLICY`, and :data:`TIME` after its wrappers."""
+    return {"policy_kwargs": {**policy_kwargs, **TMAZE_PPO_POLICY},
+            "wrappers": (*BASELINES[baseline].wrappers, TIME)}
+
+
 # Per-family differences. Families: tmaze, maze, warehouse, traffic, twostep, atari, other.
 OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # Passive T-maze (Ni et al.'s, corrected): short rollouts of whole episodes (n_steps is set per length by
@@ -145,14 +152,10 @@ OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # MLP at the memoryless bound at lengths 50, 100 and 200 on 5 of 5 seeds each, where logit_radius 4 alone reached
     # it on 1 of 5 at 50 and 0 of 5 at 100; each alone: 2 of 4 and 0 of 4 at 50 (docs/results/ppo_junction_trap.md,
     # docs/results/tmaze_acceptance.md).
-    **{(name, "tmaze"): {"policy_kwargs": dict(TMAZE_PPO_POLICY), "wrappers": (*BASELINES[name].wrappers, TIME)}
-       for name in ("mlp", "framestack", "oracle")},
-    ("lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], **TMAZE_PPO_POLICY},
-                        "wrappers": (TIME,)},
-    ("gru", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": [], **TMAZE_PPO_POLICY},
-                       "wrappers": (TIME,)},
-    ("iam", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "core_kwargs": {"fnn_arch": [32]}, **TMAZE_PPO_POLICY},
-                       "wrappers": (TIME,)},
+    **{(name, "tmaze"): _tmaze_ppo(name) for name in ("mlp", "framestack", "oracle")},
+    ("lstm", "tmaze"): _tmaze_ppo("lstm", lstm_hidden_size=32, net_arch=[]),
+    ("gru", "tmaze"): _tmaze_ppo("gru", lstm_hidden_size=32, net_arch=[]),
+    ("iam", "tmaze"): _tmaze_ppo("iam", lstm_hidden_size=32, core_kwargs={"fnn_arch": [32]}),
     # Not re-measured on the corrected T-maze: these keep the former entropy bonus and constant learning rate.
     ("fast_slow", "tmaze"): {"algo_kwargs": {"ent_coef": 0.05, "learning_rate": 2e-3}},
     ("fast_slow_lstm", "tmaze"): {"policy_kwargs": {"lstm_hidden_size": 32, "net_arch": []},

@@ -200,8 +200,8 @@ def rollout_predictions(model, n_steps=12):
     """The model's actions (and recurrent states) over ``n_steps`` of 3 passive T-mazes seen through its own VecEnv
     wrappers (the T-maze PPO baselines append the critic's time feature)."""
     venv = make_vec(TMAZE, 3, 5, PASSIVE, model.memenvs_spec["wrappers"]) if hasattr(model, "memenvs_spec") else None
-    if venv is None:  # a bare policy: its observation space says whether the time feature is expected
-        wrappers = [("time_feature", {})] if model.observation_space.shape == (3,) else []
+    if venv is None:  # a bare policy: it hides the time feature from its actor when it was trained with one
+        wrappers = [("time_feature", {})] if getattr(model, "critic_only_features", 0) else []
         venv = make_vec(TMAZE, 3, 5, PASSIVE, wrappers)
     obs = venv.reset()
     state, starts, out = None, np.ones(3, dtype=bool), []

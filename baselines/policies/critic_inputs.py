@@ -37,9 +37,8 @@ class ActorView(nn.Module):
             self.map_shape = extractor.map_shape
 
     def forward(self, observations: th.Tensor) -> th.Tensor:
-        flat = observations.reshape(len(observations), -1)
-        shown = th.cat([flat[:, : flat.shape[1] - self.hidden], th.zeros_like(flat[:, flat.shape[1] - self.hidden:])],
-                       dim=1)
+        shown = observations.reshape(len(observations), -1).clone()
+        shown[:, -self.hidden:] = 0.0
         return self.extractor(shown.reshape(observations.shape))
 
 
