@@ -275,6 +275,35 @@ def test_forget_bias_starts_every_recurrent_gate_of_actor_and_critic_open(core):
         make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={**pk, "forget_bias": "1"}, **QUICK)
 
 
+@pytest.mark.parametrize("core", ["lstm", "gru"])
+def test_obs_shortcut_heads_read_the_core_output_then_the_step_features(core, tmp_path):
+    """With ``obs_shortcut`` the actor's and critic's heads read ``[core output, features]`` of the same step; the
+    state is the plain core's; the model saves, loads and acts alike; a non-bool is refused."""
+    model = make_model(core, TMAZE, seed=1, n_envs=2, env_kwargs=PASSIVE,
+                       policy_kwargs={"obs_shortcut": True, "lstm_hidden_size": 6, "net_arch": []}, **QUICK)
+    policy = model.policy
+    width = policy.features_dim
+    assert policy.action_net.in_features == 6 + width and policy.value_net.in_features == 6 + width
+    shortcut = policy.lstm_actor
+    x = th.randn(5, 3, width)
+    state = (th.randn(1, 3, 6), th.zeros(1, 3, 6))
+    y, new_state = shortcut(x, state)
+    y_core, core_state = shortcut.core(x, state)
+    assert th.equal(y[..., :6], y_core) and th.equal(y[..., 6:], x)
+    assert all(th.equal(a, b) for a, b in zip(new_state, core_state))
+    assert (shortcut.hidden_size, shortcut.num_layers) == (6, 1)
+    model.learn(32)
+    path = tmp_path / "shortcut.zip"
+    model.save(path)
+    loaded = RecurrentPPO.load(path, device="cpu")
+    assert loaded.policy.obs_shortcut is True
+    for (k, v), (k2, v2) in zip(policy.state_dict().items(), loaded.policy.state_dict().items()):
+        assert k == k2 and th.equal(v, v2)
+    assert_same_predictions(rollout_predictions(policy), rollout_predictions(loaded.policy))
+    with pytest.raises(ValueError, match="obs_shortcut must be True or False"):
+        make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={"obs_shortcut": 1}, **QUICK)
+
+
 def test_iam_model_save_load(tmp_path):
     model = make_model("iam", TMAZE, n_envs=2, env_kwargs=PASSIVE,
                        policy_kwargs={"core_kwargs": {"dset": "manual", "dset_indices": [1]}}, **QUICK)

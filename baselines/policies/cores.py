@@ -79,6 +79,29 @@ class GRUCore(MemoryCore):
 RNN_CORES: dict[str, type[MemoryCore]] = {"lstm": LSTMCore, "gru": GRUCore}
 
 
+class ObservationShortcut(MemoryCore):
+    """A core whose output at each step is the wrapped core's output followed by the step's own input, so the heads
+    read the current observation directly as well as through the memory (the "shortcut" of Ni et al. 2022's
+    recurrent actor and critic, twni2016/pomdp-baselines).
+
+    Why: under a constant input the state of a recurrent core drifts for many steps (an untrained or half-trained
+    LSTM's state kept moving for ~100 steps along the T-maze's corridor), so a policy that reads only the state
+    sees a new input at every step of a corridor whose cells all look alike, and must learn the corridor one cell at
+    a time. Through the shortcut, what the observation alone decides is learnt once for every step, as by a
+    memoryless policy. The state shape is the wrapped core's.
+    """
+
+    def __init__(self, core: MemoryCore) -> None:
+        super().__init__()
+        self.core = core
+        self.input_size, self.hidden_size, self.num_layers = core.input_size, core.hidden_size, core.num_layers
+        self.output_size = core.output_size + core.input_size
+
+    def forward(self, x: th.Tensor, state: State) -> tuple[th.Tensor, State]:
+        y, state = self.core(x, state)
+        return th.cat([y, x], dim=-1), state
+
+
 def _mlp(sizes: Sequence[int], activation: type[nn.Module]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):

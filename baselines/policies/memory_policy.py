@@ -27,7 +27,7 @@ from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import GRUCore, LSTMCore, MemoryCore, State, core_class, set_remember_bias
+from .cores import GRUCore, LSTMCore, MemoryCore, ObservationShortcut, State, core_class, set_remember_bias
 from .critic_inputs import CriticInputsMixin, check_critic_only_features, hide_from_actor
 from .distributions import BoundedDistributionMixin, check_entropy_bonus, check_radius
 from .packing import SequencePacking, run_packed
@@ -82,6 +82,9 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             PyTorch's initialisation), as for the recurrent DQN's.
         critic_only_features: the last ``k`` observation features are seen by the critic (and its core) only
             (:mod:`~memenvs.baselines.policies.critic_inputs`); 0 (default): the actor sees everything.
+        obs_shortcut: the heads read the current step's features beside the core's output
+            (:class:`~memenvs.baselines.policies.cores.ObservationShortcut`, as in Ni et al. 2022's recurrent
+            actor-critic); ``False`` (default): the core's output alone.
 
     ``lstm_hidden_size`` and ``n_lstm_layers`` give the core's state shape (for IAM: its recurrent branch); the heads
     see ``core.output_size`` features. ``net_arch`` is the MLP between the core and the linear heads (``[]`` for
@@ -107,8 +110,12 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         entropy_bonus: str = "entropy",
         critic_only_features: int = 0,
         forget_bias: float = 0.0,
+        obs_shortcut: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(obs_shortcut, bool):
+            raise ValueError(f"obs_shortcut must be True or False, got {obs_shortcut!r}")
+        self.obs_shortcut = obs_shortcut
         self.logit_radius = check_radius(logit_radius, action_space)
         self.entropy_bonus = check_entropy_bonus(entropy_bonus, action_space)
         self.critic_only_features = check_critic_only_features(critic_only_features, observation_space, kwargs)
@@ -126,13 +133,13 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         if self.lstm_critic is not None:
             self.lstm_critic = self._make_core()
         elif self.critic is not None:
-            self.critic = nn.Linear(self.features_dim, self._core_output_dim)
+            self.critic = nn.Linear(self.features_dim, self._head_input_dim)
         if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
             raise ValueError(f"forget_bias must be a number, got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
         if self.forget_bias:
             set_remember_bias(self, self.forget_bias)
-        self.lstm_output_dim = self._core_output_dim
+        self.lstm_output_dim = self._head_input_dim
         self.lstm_hidden_state_shape = (self.lstm_actor.num_layers, 1, self.lstm_actor.hidden_size)
         # The parent built its optimizer over the nn.LSTMs that were just replaced.
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
@@ -147,11 +154,16 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         built = self._core_class(self.features_dim, hidden, layers, **kwargs)
         if built.output_size != self._core_output_dim:
             raise ValueError(f"core output {built.output_size} != announced {self._core_output_dim}")
-        return built
+        return ObservationShortcut(built) if self.obs_shortcut else built
+
+    @property
+    def _head_input_dim(self) -> int:
+        """Width of what the heads read: the core's output, and the features too through the shortcut."""
+        return self._core_output_dim + (self.features_dim if self.obs_shortcut else 0)
 
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = MlpExtractor(
-            self._core_output_dim, net_arch=self.net_arch, activation_fn=self.activation_fn, device=self.device
+            self._head_input_dim, net_arch=self.net_arch, activation_fn=self.activation_fn, device=self.device
         )
 
     @staticmethod
@@ -172,5 +184,6 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             core=self.core,
             core_kwargs=self.core_kwargs,
             forget_bias=self.forget_bias,
+            obs_shortcut=self.obs_shortcut,
         )
         return data
