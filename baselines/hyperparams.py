@@ -268,16 +268,20 @@ def _tmaze_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
 def _tmaze_ppo_entropy(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # The uniform-KL bonus leaves each corridor step a small chance of leaving the schedule, proportional to
     # ent_coef, and only episodes that stay on schedule for all length + 1 steps show PPO the junction's choice. So
-    # ent_coef shrinks as 1 / (length + 1) beyond length 29 (TMAZE_PPO_ENT_PER_STEP / (length + 1) < 0.01), keeping
-    # the share of such episodes the same at every length. Measured with PPO's LSTM at length 100, seeds 0-4:
-    # ent_coef 0.01 ended solved on 0 and at or above the memoryless bound on 2 (3 trapped); 0.003 solved 2 and
-    # reached the bound on 2 more (docs/results/ppo_junction_trap.md).
-    return {"algo_kwargs": {"ent_coef": min(0.01, TMAZE_PPO_ENT_PER_STEP / tmaze_episode_steps(env_kwargs))}}
+    # ent_coef shrinks as 1 / (length + 1) from length 30 (TMAZE_PPO_ENT_PER_STEP / (length + 1) < 0.01), keeping the
+    # share of such episodes the same. Measured with PPO's LSTM at length 100, seeds 0-4: ent_coef 0.01 ended solved
+    # on 0 and at or above the memoryless bound on 2 (3 trapped); 0.003 solved 2 and reached the bound on 2 more
+    # (docs/results/ppo_junction_trap.md). It stops shrinking at its length-100 value: the first walks down the
+    # corridor need the bonus too, and at 0.0015 (length 200) the MLP never left its first action on 1 of 5 seeds.
+    steps = min(tmaze_episode_steps(env_kwargs), TMAZE_PPO_ENT_MAX_STEPS)
+    return {"algo_kwargs": {"ent_coef": min(0.01, TMAZE_PPO_ENT_PER_STEP / steps)}}
 
 
 #: The T-maze PPO baselines' ``ent_coef`` times the steps of the episode, once that is below 0.01
 #: (:func:`_tmaze_ppo_entropy`): 0.003 at length 100.
 TMAZE_PPO_ENT_PER_STEP = 0.3
+#: Episode steps beyond which the T-maze PPO baselines' ``ent_coef`` stops shrinking (length 100's).
+TMAZE_PPO_ENT_MAX_STEPS = 101
 
 #: Episodes of the final evaluation on the T-maze: a memoryless policy's success is the share of its arm among the
 #: evaluated goals, which over 100 episodes has a standard error of 0.05, as wide as the band around the memoryless
