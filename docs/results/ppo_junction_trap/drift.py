@@ -5,8 +5,8 @@ the corridor one cell at a time").
     python docs/results/ppo_junction_trap/drift.py RUN_DIR [RUN_DIR ...]
 
 ``RUN_DIR`` is one run of ``memenvs compare`` with a PPO baseline on ``memenvs/TMaze-v0:variant=passive``
-(``runs/<run_id>``, holding ``model.zip`` and ``result.json``). Through the model's own wrappers, on the env the run
-trained on:
+(``runs/<run_id>``, holding ``model.zip``). Through the model's own wrappers, on the env it was trained on (both
+saved with the model):
 
 * for a recurrent policy, one deterministic episode: the action at every step (``1`` is east, along the corridor)
   and the size of the actor's state change ``|h_t - h_(t-1)|`` at a few steps. Every corridor cell shows the
@@ -18,29 +18,31 @@ trained on:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv
 
 from memenvs.baselines.compare.saved_models import load_model
+from memenvs.baselines.evaluation import model_env
 from memenvs.baselines.models import make_vec
 
 PROBE_STEPS = (1, 5, 10, 20, 50, 100, 150, 200)
 
 
-def load_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """The run's final model and its spec (env id, env kwargs and the model's wrappers)."""
-    return load_model(run_dir / "model.zip"), json.loads((run_dir / "result.json").read_text())["spec"]
+def model_venv(model: Any, n_envs: int, seed: int) -> VecEnv:
+    """The env the model was trained on, ``n_envs`` copies, through the model's own wrappers (``memenvs_spec``)."""
+    spec, env_id, env_kwargs = model_env(model, None, None)
+    return make_vec(env_id, n_envs, seed, env_kwargs, spec["wrappers"])
 
 
-def corridor_drift(model: Any, spec: dict[str, Any]) -> tuple[str, dict[int, float]]:
+def corridor_drift(model: Any) -> tuple[str, dict[int, float]]:
     """One deterministic episode of a recurrent model: its actions as a string and ``|h_t - h_(t-1)|`` of the
     actor's first layer at :data:`PROBE_STEPS`."""
-    venv = make_vec(spec["env_id"], 1, 0, spec["env_kwargs"], spec["defaults"]["wrappers"])
+    venv = model_venv(model, 1, 0)
     obs, state, start = venv.reset(), None, np.ones(1, dtype=bool)
     actions, states = [], []
     done = np.zeros(1, dtype=bool)
@@ -54,9 +56,9 @@ def corridor_drift(model: Any, spec: dict[str, Any]) -> tuple[str, dict[int, flo
     return "".join(map(str, actions)), {t: float(steps[t - 1]) for t in PROBE_STEPS if t <= len(steps)}
 
 
-def on_schedule_share(model: Any, spec: dict[str, Any], episodes: int = 512, n_envs: int = 16) -> float:
+def on_schedule_share(model: Any, episodes: int = 512, n_envs: int = 16) -> float:
     """Share of ``episodes`` sampled episodes (stochastic actions) with no negative reward, i.e. on schedule."""
-    venv = make_vec(spec["env_id"], n_envs, 1, spec["env_kwargs"], spec["defaults"]["wrappers"])
+    venv = model_venv(model, n_envs, 1)
     obs, state, start = venv.reset(), None, np.ones(n_envs, dtype=bool)
     penalised = np.zeros(n_envs, dtype=bool)
     finished = on_schedule = 0
@@ -76,10 +78,10 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="run folders of memenvs compare (runs/<run_id>)")
     th.set_num_threads(1)
     for run_dir in ap.parse_args().runs:
-        model, spec = load_run(run_dir)
-        print(f"{run_dir.name}\n  sampled episodes on schedule to the junction: {on_schedule_share(model, spec):.3f}")
+        model = load_model(run_dir / "model.zip")
+        print(f"{run_dir.name}\n  sampled episodes on schedule to the junction: {on_schedule_share(model):.3f}")
         if isinstance(model.policy, RecurrentActorCriticPolicy):
-            actions, drift = corridor_drift(model, spec)
+            actions, drift = corridor_drift(model)
             print(f"  deterministic actions: {actions}\n  |h_t - h_(t-1)|: "
                   + ", ".join(f"t={t}: {v:.3f}" for t, v in drift.items()))
 
