@@ -11,8 +11,9 @@ env, so every case is measured beside a reference, in groups, one group per mode
   ``CartPole-v1``.
 * ``native_vector``: the id's own batched vector env (``gym.make_vec``); reference Gymnasium's ``CartPoleVectorEnv``
   at the same number of copies.
-* ``sb3_adapter``: :func:`memenvs.sb3.make_vec_env` (SAME_STEP autoreset, SB3's list of info dicts); reference the
-  same id's native vector env at the same copies (for ids without one, its ``sync_vector`` row).
+* ``sb3_adapter``: :func:`memenvs.sb3.make_vec_env` as SB3 trains on it (SAME_STEP autoreset, SB3's per-copy
+  infos, the episode monitor); reference the same id's native vector env at the same copies (for ids without one,
+  its ``sync_vector`` row).
 
 Every env of a group is built first; then in each of ``rounds`` rounds every case is measured for ``seconds`` of wall
 time right beside a measurement of its reference (the reference first in even rounds, second in odd ones; the pairs
@@ -216,7 +217,7 @@ def _native(env_id: str, n: int, kwargs: dict[str, Any]) -> tuple[Chunk, Callabl
 def _sb3(env_id: str, n: int, kwargs: dict[str, Any]) -> tuple[Chunk, Callable[[], None]]:
     from memenvs.sb3 import make_vec_env
 
-    venv = make_vec_env(env_id, n_envs=n, seed=0, monitor=False, **kwargs)
+    venv = make_vec_env(env_id, n_envs=n, seed=0, **kwargs)
     venv.reset()
     batches = [random_actions(venv.action_space, n, np.random.default_rng(i)) for i in range(16)]
 

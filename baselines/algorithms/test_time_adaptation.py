@@ -30,7 +30,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecMonitor
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from ..evaluation import EvalResult, _se, model_env
@@ -113,12 +113,12 @@ def make_task_vec(
 ) -> VecEnv:
     """Like :func:`memenvs.baselines.models.make_vec`, with :class:`VecTaskSchedule` innermost when ``tasks`` is given
     (so frame stacks and other wrappers see the scheduled episodes' observations)."""
-    from memenvs.sb3 import make_vec_env
+    from memenvs.sb3 import EpisodeMonitor, make_vec_env
 
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, monitor=False, **(env_kwargs or {}))
     if tasks is not None:
         venv = VecTaskSchedule(venv, tasks)
-    venv = VecMonitor(venv)
+    venv = EpisodeMonitor(venv)
     wrappers = [tuple(w) for w in wrappers]
     space = venv.observation_space
     if isinstance(space, spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 2:
