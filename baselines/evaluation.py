@@ -179,6 +179,14 @@ class PeriodicEvaluation(BaseCallback):
             self.logger.record("eval/success_rate", result.success_rate)
         return point
 
+    def state(self) -> dict[str, Any]:
+        """The evaluations so far and the step of the next one (JSON-able), for a checkpoint."""
+        return {"points": list(self.points), "next": self._next}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state` of an interrupted run."""
+        self.points, self._next = [dict(p) for p in state["points"]], int(state["next"])
+
     @property
     def best(self) -> dict[str, float] | None:
         """The best evaluation so far: highest success (where the env reports one), then highest return, then the

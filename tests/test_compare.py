@@ -135,7 +135,7 @@ def test_envs_without_bounds_get_nan_scores_shown_as_na():
 
 
 # ------------------------------------------------------------------ resume and interruption
-def fake_payload(spec, progress=None):
+def fake_payload(spec, progress=None, checkpoint_dir=None):
     success = 1.0 if spec.baseline != "mlp" and spec.env_kwargs.get("length", 0) <= 20 else 0.5
     row = {"run_id": spec.run_id, "env": spec.env_id, "kwargs": json.dumps(spec.env_kwargs), "label": spec.label,
            "baseline": spec.baseline, "seed": spec.seed, "steps": spec.steps, "n_envs": spec.n_envs,
@@ -153,7 +153,7 @@ def test_resume_skips_finished_runs(tiny, monkeypatch):
     before = {r["run_id"]: (out / "runs" / r["run_id"] / "result.json").stat().st_mtime_ns for r in first.rows}
     calls = []
 
-    def counting(spec, progress=None):
+    def counting(spec, progress=None, checkpoint_dir=None):
         calls.append(spec)
         return fake_payload(spec)
 
@@ -176,7 +176,7 @@ def test_a_changed_default_is_a_new_run_not_a_reused_one(tiny, monkeypatch):
     out, first = tiny
     calls = []
 
-    def counting(spec, progress=None):
+    def counting(spec, progress=None, checkpoint_dir=None):
         calls.append(spec)
         return fake_payload(spec)
 
@@ -193,7 +193,7 @@ def test_a_changed_default_is_a_new_run_not_a_reused_one(tiny, monkeypatch):
 def test_ctrl_c_keeps_finished_runs_and_rerun_resumes(tmp_path, monkeypatch):
     calls = []
 
-    def interrupted_on_third(spec, progress=None):
+    def interrupted_on_third(spec, progress=None, checkpoint_dir=None):
         calls.append(spec.run_id)
         if len(calls) == 3:
             raise KeyboardInterrupt
@@ -217,7 +217,7 @@ def test_two_compares_on_one_folder_share_the_runs_and_both_report_all(tmp_path,
 
     calls = []
 
-    def slow(spec, progress=None):
+    def slow(spec, progress=None, checkpoint_dir=None):
         calls.append(spec.run_id)
         time.sleep(0.3)  # both invocations are running while runs are in progress
         return fake_payload(spec)
@@ -257,7 +257,7 @@ def test_a_stale_claim_of_a_dead_process_is_taken_over(tmp_path, monkeypatch):
 
 
 def test_a_failing_run_is_reported_and_not_stored(tmp_path, monkeypatch, capsys):
-    def broken(spec, progress=None):
+    def broken(spec, progress=None, checkpoint_dir=None):
         if spec.baseline == "gru":
             raise RuntimeError("boom")
         return fake_payload(spec)
@@ -290,7 +290,7 @@ def test_a_failing_run_is_reported_and_not_stored(tmp_path, monkeypatch, capsys)
     ({"backend": "slurm"}, "backend must be one of local, ray"),
 ])
 def test_bad_arguments_fail_before_any_training(change, match, tmp_path, monkeypatch):
-    def never(spec, progress=None):
+    def never(spec, progress=None, checkpoint_dir=None):
         raise AssertionError("training started")
 
     monkeypatch.setattr(running, "execute", never)
@@ -404,7 +404,7 @@ def test_render_cli_names_both_ids_when_the_model_does_not_fit_the_env(tiny, tmp
 
 
 def test_compare_out_and_address_errors_come_before_training(tmp_path, monkeypatch, capsys):
-    def never(spec, progress=None):
+    def never(spec, progress=None, checkpoint_dir=None):
         raise AssertionError("training started")
 
     monkeypatch.setattr(running, "execute", never)
@@ -475,3 +475,58 @@ def test_model_policy_resets_memory_each_episode_and_replays_wrappers(tiny, monk
     expected = np.concatenate([np.zeros(width, np.float32), history[0], history[1], history[2]])
     np.testing.assert_array_equal(seen[0][0], np.concatenate([np.zeros(2 * width, np.float32), history[0]]))
     np.testing.assert_array_equal(seen[2][0], expected[width:])
+
+
+# ------------------------------------------------------------------ mid-run checkpoints
+def tiny_spec(baseline="gru", steps=256, overrides=TINY["overrides"]):
+    return cmp.plan(TINY["envs"], [baseline], [0], steps, TINY["n_envs"], TINY["eval_episodes"],
+                    curve_points=TINY["curve_points"], overrides=overrides)[0]
+
+
+def test_a_run_resumes_from_its_mid_run_checkpoint(tmp_path, monkeypatch):
+    from memenvs.baselines.compare import checkpoints
+
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 0.0)  # one at every rollout start
+    spec = tiny_spec()
+    folder = tmp_path / "checkpoint"
+    first = running.execute(spec, checkpoint_dir=folder)["row"]
+    saved = checkpoints.load(folder)  # the last one: taken when the last rollout started
+    assert first["resumed_at"] == [] and saved["num_timesteps"] == spec.steps - 64
+    assert len(list(folder.glob("model-*.zip"))) == 1 and (folder / "tensorboard").is_dir()
+    # What the resumed run starts from is exactly what was saved: weights, optimizer state and step count.
+    from memenvs.baselines.models import make_model
+
+    model = make_model(spec.baseline, spec.env_id, seed=spec.seed, n_envs=spec.n_envs,
+                       env_kwargs=dict(spec.env_kwargs), **spec.overrides)
+    checkpoints.restore(model, folder, saved, tmp_path / "tb")
+    reference = type(model).load(folder / saved["model"])
+    for a, b in zip(model.policy.state_dict().values(), reference.policy.state_dict().values()):
+        assert torch_equal(a, b)
+    assert model.num_timesteps == saved["num_timesteps"]
+    assert model.policy.optimizer.state_dict()["state"], "the optimizer's moments come back too"
+    # Resumed, it trains only the remaining rollout and keeps the curve and evaluations of the first session.
+    resumed = running.execute(spec, checkpoint_dir=folder)["row"]
+    assert resumed["resumed_at"] == [spec.steps - 64] and resumed["steps"] == spec.steps
+    assert resumed["eval_curve"]["steps"][:-1] == first["eval_curve"]["steps"][:-1]
+    assert resumed["train_s"] > saved["spent"]["train_s"]
+
+
+def torch_equal(a, b):
+    import torch
+
+    return torch.equal(a, b)
+
+
+def test_off_policy_runs_write_no_checkpoint_and_a_stored_run_drops_its_own(tmp_path, monkeypatch):
+    from memenvs.baselines.compare import checkpoints, storage
+
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 0.0)
+    spec = tiny_spec("mlp_dqn", steps=64, overrides={"learning_starts": 16, "batch_size": 4})
+    payload = running.execute(spec, checkpoint_dir=tmp_path / "dqn")
+    assert not (tmp_path / "dqn").exists() and payload["row"]["resumed_at"] == []
+    ppo = tiny_spec("mlp")
+    folder = storage.checkpoint_dir(tmp_path, ppo.run_id)
+    payload = running.execute(ppo, checkpoint_dir=folder)
+    assert checkpoints.load(folder) is not None
+    storage.store(tmp_path, payload)
+    assert storage.is_done(tmp_path, ppo.run_id) and not folder.exists()

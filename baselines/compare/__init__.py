@@ -21,10 +21,10 @@ seeds per env x baseline, with the memory score), ``curves.png``, ``sweep.md``/`
 ``config.json`` (the exact configuration, the command that reruns it and package versions) and ``runs/``.
 
 The package, one module per step: :mod:`.parsing` (arguments), :mod:`.planning` (defaults, :class:`RunSpec`,
-:func:`plan`), :mod:`.running` (one run, in a worker), :mod:`.backends` (in-process, local pool, Ray),
-:mod:`.storage` (store and resume), :mod:`.display` (progress and the terminal table), :mod:`.report` (tables,
-plots and files of the results), :mod:`.saved_models` (loading and rendering a trained model) and :mod:`.main`
-(:func:`compare` itself).
+:func:`plan`), :mod:`.running` (one run, in a worker), :mod:`.checkpoints` (a run's mid-run checkpoints),
+:mod:`.backends` (in-process, local pool, Ray), :mod:`.storage` (store and resume), :mod:`.display` (progress and
+the terminal table), :mod:`.report` (tables, plots and files of the results), :mod:`.saved_models` (loading and
+rendering a trained model) and :mod:`.main` (:func:`compare` itself).
 """
 
 from .backends import BACKENDS

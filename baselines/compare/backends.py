@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .display import _Display
 from .parsing import CompareError
 from .planning import RunSpec
 from .running import _safe_execute
+from .storage import checkpoint_dir
 
 BACKENDS = ("local", "ray")
 
@@ -32,8 +34,8 @@ def _queue_progress(run_id: str, steps: int, total: int) -> None:
     _QUEUE.put((run_id, steps, total))
 
 
-def _pool_task(spec: RunSpec) -> dict[str, Any]:
-    return _safe_execute(spec, _queue_progress)
+def _pool_task(spec: RunSpec, checkpoints: Path | None) -> dict[str, Any]:
+    return _safe_execute(spec, _queue_progress, checkpoints)
 
 
 def _take(todo: Iterator[RunSpec], n: int) -> list[RunSpec]:
@@ -45,13 +47,21 @@ def _take(todo: Iterator[RunSpec], n: int) -> list[RunSpec]:
     return out
 
 
-def _run_inline(todo: Iterable[RunSpec], display: _Display, on_done: Callable[[dict], None]) -> None:
+def _checkpoints(out: Path | None, spec: RunSpec) -> Path | None:
+    return None if out is None else checkpoint_dir(out, spec.run_id)
+
+
+def _run_inline(todo: Iterable[RunSpec], display: _Display, on_done: Callable[[dict], None],
+                out: Path | None = None) -> None:
+    """In this process, one run after the other; with ``out`` each run checkpoints into its folder there."""
     for spec in todo:
-        on_done(_safe_execute(spec, display.update))
+        on_done(_safe_execute(spec, display.update, _checkpoints(out, spec)))
 
 
-def _run_pool(todo: Iterable[RunSpec], workers: int, display: _Display, on_done: Callable[[dict], None]) -> None:
-    """A spawn-context process pool (a fresh interpreter per worker: no forked torch state)."""
+def _run_pool(todo: Iterable[RunSpec], workers: int, display: _Display, on_done: Callable[[dict], None],
+              out: Path | None = None) -> None:
+    """A spawn-context process pool (a fresh interpreter per worker: no forked torch state); with ``out`` each run
+    checkpoints into its folder there."""
     import queue as queue_mod
 
     ctx = mp.get_context("spawn")
@@ -59,7 +69,8 @@ def _run_pool(todo: Iterable[RunSpec], workers: int, display: _Display, on_done:
     pool = ctx.Pool(workers, initializer=_init_worker, initargs=(queue,))
     todo = iter(todo)
     try:
-        pending = {spec.run_id: pool.apply_async(_pool_task, (spec,)) for spec in _take(todo, workers)}
+        pending = {spec.run_id: pool.apply_async(_pool_task, (spec, _checkpoints(out, spec)))
+                   for spec in _take(todo, workers)}
         while pending:
             try:
                 msg = queue.get(timeout=0.2)
@@ -71,7 +82,7 @@ def _run_pool(todo: Iterable[RunSpec], workers: int, display: _Display, on_done:
             for run_id in [r for r, res in pending.items() if res.ready()]:
                 on_done(pending.pop(run_id).get())
                 for spec in _take(todo, 1):
-                    pending[spec.run_id] = pool.apply_async(_pool_task, (spec,))
+                    pending[spec.run_id] = pool.apply_async(_pool_task, (spec, _checkpoints(out, spec)))
         pool.close()
     finally:
         pool.terminate()

@@ -213,9 +213,9 @@ def compare(
             if backend == "ray":
                 _run_ray(claimed(pending), address, display, on_done, ray_init_kwargs)
             elif n_workers == 1:
-                _run_inline(claimed(pending), display, on_done)
+                _run_inline(claimed(pending), display, on_done, out)
             else:
-                _run_pool(claimed(pending), min(n_workers, len(pending)), display, on_done)
+                _run_pool(claimed(pending), min(n_workers, len(pending)), display, on_done, out)
             held = open_runs()
             if held and all(claim_is_live(out, r.run_id) for r in held):
                 # Another compare on this folder is training them: wait, so this summary has every run too.

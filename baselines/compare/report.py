@@ -22,7 +22,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "run_id", "env", "kwargs", "label", "baseline", "seed", "steps", "n_envs", "eval_episodes", "wall_s",
     "train_s", "env_steps_per_s", "final_return", "return_se", "success_rate", "success_se", "best_return",
     "best_success", "best_step", "optimal_return",
-    "memoryless_return", "memory_score", "sweep_key", "sweep_value", "sweep_group",
+    "memoryless_return", "memory_score", "sweep_key", "sweep_value", "sweep_group", "resumed_at",
 )
 
 #: Shown wherever a memory score cannot be computed.
@@ -150,6 +150,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _csv_cell(value: Any) -> Any:
+    """A row's value in ``runs.csv``: empty for None, a list (``resumed_at``) as its items separated by spaces."""
+    if value is None:
+        return ""
+    return " ".join(map(str, value)) if isinstance(value, list) else value
+
+
 def write_rows(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[Path, Path]:
     """``runs.csv`` and ``runs.json`` (one row per run, columns :data:`ROW_COLUMNS`; curves only in the JSON)."""
     out = Path(out)
@@ -158,7 +165,7 @@ def write_rows(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[Path, P
         writer = csv.writer(f)
         writer.writerow(ROW_COLUMNS)
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in ROW_COLUMNS])
+            writer.writerow([_csv_cell(row.get(c)) for c in ROW_COLUMNS])
     payload = {"columns": list(ROW_COLUMNS),
                "runs": [_plain(dict(row)) for row in rows]}
     json_path.write_text(json.dumps(payload, indent=1))

@@ -1,5 +1,6 @@
 """One run of a comparison, as a worker executes it: build the model, train it with a learning curve and
-TensorBoard logs, evaluate the final policy, and return everything as one payload (it writes nothing itself)."""
+TensorBoard logs, evaluate the final policy, and return everything as one payload (it writes nothing itself but
+its mid-run checkpoint, when given a folder for one: :mod:`.checkpoints`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import report
+from . import checkpoints, report
 from .planning import RunSpec
 
 #: Evaluation episodes are seeded with ``EVAL_SEED_OFFSET + seed``, away from the training seeds.
@@ -43,10 +44,11 @@ def _curve(episodes: list[tuple[int, float, float]], total: int, points: int) ->
     return {"steps": [int(x) for x in edges], "returns": returns, "success": success}
 
 
-def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]:
+def execute(spec: RunSpec, progress: ProgressFn | None = None, checkpoint_dir: Path | None = None) -> dict[str, Any]:
     """Train and evaluate one run; returns its payload: ``row`` (the result row, with ``curve``) and ``files``
-    (relative path -> bytes: the TensorBoard event files and ``model.zip``). Writes nothing outside a temporary
-    directory, so it can run on any Ray node."""
+    (relative path -> bytes: the TensorBoard event files and ``model.zip``). Without ``checkpoint_dir`` it writes
+    nothing outside a temporary directory, so it can run on any Ray node; with it, an on-policy run saves a
+    checkpoint there every :data:`~.checkpoints.CHECKPOINT_EVERY_S` seconds and resumes from the one it finds."""
     import torch as th
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -96,12 +98,32 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
             # as best beside final (the final policy stays the reported figure)
             periodic = PeriodicEvaluation(max(1, spec.steps // spec.curve_points),
                                           min(PERIODIC_EVAL_EPISODES, spec.eval_episodes), EVAL_SEED_OFFSET + spec.seed)
-            model.learn(spec.steps, callback=[recorder, periodic], tb_log_name="tb")
-            train_s = time.perf_counter() - start
+            callbacks: list = [recorder, periodic]
+            spent = {"train_s": 0.0, "wall_s": 0.0}  # by earlier sessions of this run, when it resumes
+            resumed_at: list[int] = []
+            tensorboard_dir = Path(tmp) / "tb_1"  # where SB3 logs the first (and, resumed, the continued) run
+            if checkpoint_dir is not None and checkpoints.supports(model):
+                saved = checkpoints.load(checkpoint_dir)
+                if saved is not None:
+                    checkpoints.restore(model, checkpoint_dir, saved, tensorboard_dir)
+                    recorder.episodes = [tuple(e) for e in saved["episodes"]]
+                    periodic.load_state(saved["evaluations"])
+                    spent = saved["spent"]
+                    resumed_at = [*saved["resumed_at"], int(model.num_timesteps)]
+
+                def state() -> dict[str, Any]:
+                    now = time.perf_counter() - start
+                    return {"episodes": recorder.episodes, "evaluations": periodic.state(), "resumed_at": resumed_at,
+                            "spent": {"train_s": spent["train_s"] + now, "wall_s": spent["wall_s"] + now}}
+
+                callbacks.append(checkpoints.Checkpointer(checkpoint_dir, tensorboard_dir, state).callback())
+            model.learn(spec.steps - model.num_timesteps, callback=callbacks, tb_log_name="tb",
+                        reset_num_timesteps=not resumed_at)
+            train_s = spent["train_s"] + time.perf_counter() - start
             model.logger.close()
             result = evaluate(model, n_episodes=spec.eval_episodes, seed=EVAL_SEED_OFFSET + spec.seed)
             model.save(Path(tmp) / "model.zip")
-            wall_s = time.perf_counter() - start
+            wall_s = spent["wall_s"] + time.perf_counter() - start
             files = {}
             for path in sorted(Path(tmp).rglob("*")):
                 if path.is_file():
@@ -128,13 +150,14 @@ def execute(spec: RunSpec, progress: ProgressFn | None = None) -> dict[str, Any]
         "curve": _curve(recorder.episodes, spec.steps, spec.curve_points),
         "eval_curve": {key: [p[name] for p in periodic.points]
                        for key, name in (("steps", "steps"), ("returns", "return"), ("success", "success"))},
+        "resumed_at": resumed_at,
     }
     return {"run_id": spec.run_id, "row": row, "files": files}
 
 
-def _safe_execute(spec: RunSpec, progress: ProgressFn | None) -> dict[str, Any]:
+def _safe_execute(spec: RunSpec, progress: ProgressFn | None, checkpoint_dir: Path | None = None) -> dict[str, Any]:
     """:func:`execute` that turns a failure into a payload (one broken run must not stop a sweep)."""
     try:
-        return execute(spec, progress)
+        return execute(spec, progress, checkpoint_dir)
     except Exception:
         return {"run_id": spec.run_id, "error": traceback.format_exc()}

@@ -3,7 +3,8 @@ mark that it is done, and :func:`load_done`, which finds the runs a rerun can sk
 
 Claims let several ``compare`` invocations on one ``--out`` share the work: before a run starts, its driver
 creates ``out/runs/<run_id>/claim.json`` with ``O_CREAT | O_EXCL`` (atomic, so exactly one invocation gets it) and
-removes it when the run is stored, fails or is interrupted. A claim left by a process that died on this host is
+removes it when the run is stored, fails or is interrupted (an interrupted run keeps its mid-run checkpoint, from
+which the next invocation resumes it). A claim left by a process that died on this host is
 stale and taken over; one from another host is trusted (remove it by hand if that host is gone).
 """
 
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import report
+from . import checkpoints, report
 from .planning import RunSpec
 
 
@@ -25,8 +26,14 @@ def _run_dir(out: Path, run_id: str) -> Path:
     return out / "runs" / run_id
 
 
+def checkpoint_dir(out: Path, run_id: str) -> Path:
+    """Where a run keeps its mid-run checkpoint (:mod:`.checkpoints`) until it is stored."""
+    return _run_dir(out, run_id) / checkpoints.FOLDER
+
+
 def store(out: Path, payload: dict[str, Any]) -> dict[str, Any]:
-    """Write a finished run's files, then its ``result.json`` (written last, atomically: it marks the run done)."""
+    """Write a finished run's files, then its ``result.json`` (written last, atomically: it marks the run done),
+    then drop its mid-run checkpoint."""
     folder = _run_dir(out, payload["run_id"])
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in payload["files"].items():
@@ -36,6 +43,7 @@ def store(out: Path, payload: dict[str, Any]) -> dict[str, Any]:
     tmp = folder / f"result.json.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(report._plain(payload["row"]), indent=1))
     os.replace(tmp, folder / "result.json")
+    checkpoints.remove(checkpoint_dir(out, payload["run_id"]))
     return payload["row"]
 
 
