@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import contract
-from memenvs.envs.warehouse import EMPTY, WarehouseEnv, item_cells, scripted_action
+from memenvs.envs.warehouse import EMPTY, WarehouseEnv, item_cells, scripted_returns
 
 WH, MINI = "memenvs/Warehouse-v0", "memenvs/MiniWarehouse-v0"
 UP, DOWN, LEFT, RIGHT = 0, 1, 2, 3
@@ -297,23 +297,7 @@ def test_info_dset_and_core_attribute():
 
 # ----------------------------------------------------------------------------- memory helps
 def _episode_returns(env_id, policy, n=4000, seed=0, **kwargs):
-    envs = gym.make_vec(env_id, num_envs=n, **kwargs)
-    obs, _ = envs.reset(seed=seed)
-    core = envs.unwrapped.core
-    rng = np.random.default_rng(seed)
-    total = np.zeros(n)
-    for _ in range(core.max_steps):
-        cell = np.argmax(obs[:, : core.n_cells], axis=1)
-        if policy == "random":
-            actions = rng.integers(0, 4, n)
-        elif policy == "oracle":
-            actions = scripted_action(core, cell, envs.unwrapped.hidden_state()["item_age"], know_ages=True)
-        else:
-            seen = np.where(obs[:, core.n_cells:] > 0, 0, -1)
-            actions = scripted_action(core, cell, seen, know_ages=False, go_prob=policy, rng=rng)
-        obs, reward, term, trunc, _ = envs.step(actions)
-        total += reward
-    assert trunc.all() and not term.any()
+    total = scripted_returns(policy, n, seed, env_id, **kwargs)
     return total.mean(), total.std() / np.sqrt(n)
 
 

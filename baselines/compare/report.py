@@ -227,12 +227,14 @@ def eval_band(rows: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(curves[0]["steps"][:n], dtype=float), np.nanmean(values, axis=0)
 
 
-def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None:
+def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path,
+                references: dict[str, float] | None = None) -> Path | None:
     """Learning curves per baseline, one panel per env: mean ± SE band over seeds of the training-episode return,
     and (dashed, same colour) the mean return of the periodic deterministic evaluations, whose last point is the
     final policy, so a collapse after solving shows as a dashed line that rises and falls.
 
-    The memoryless and optimal returns are drawn as black lines where the env provides them.
+    The memoryless and optimal returns are drawn as black lines where the env provides them, and ``references``
+    (label -> return, e.g. scripted policies' returns) as grey lines in every panel.
     """
     labels = list(dict.fromkeys(r["label"] for r in rows))
     if not labels:
@@ -255,6 +257,8 @@ def plot_curves(rows: Sequence[dict[str, Any]], path: str | Path) -> Path | None
             if first.get(key) is not None:
                 ax.axhline(first[key], color="k", linestyle=style[1:], linewidth=1,
                            label=key.replace("_return", ""))
+        for (name, value), style in zip((references or {}).items(), ("-.", ":", "--", "-")):
+            ax.axhline(value, color="0.45", linestyle=style, linewidth=1, label=f"{name} ({value:.1f})")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("episode return")

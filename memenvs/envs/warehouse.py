@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 
@@ -600,6 +602,42 @@ def scripted_action(
     # One step along a shortest path: the first action whose next cell is nearest to the target.
     nxt = core.next_cell[(robot_cell * 4)[:, None] + np.arange(4)]  # (N, 4)
     return np.argmin(core.distance[nxt, target[:, None]], axis=1)
+
+
+def scripted_returns(
+    policy: str | float, episodes: int = 4000, seed: int = 0, env_id: str = "memenvs/Warehouse-v0", **kwargs: Any
+) -> np.ndarray:
+    """Returns of ``episodes`` whole episodes of a scripted policy, one per copy of ``env_id``'s vector env: the
+    reference figures that learned policies are read against (random, reactive, oracle).
+
+    ``policy``: ``"random"`` (uniform actions), ``"oracle"`` (:func:`scripted_action` knowing the item ages), or a
+    number, the ``go_prob`` of the reactive script (:func:`scripted_action` on what the observation shows; 1.0 is
+    the best reactive script we found). ``seed`` seeds the env and the policy's draws; ``kwargs`` are the env's.
+    """
+    import gymnasium as gym
+
+    if not (policy in ("random", "oracle") or (isinstance(policy, (int, float)) and 0 < policy <= 1)):
+        raise ValueError(f"policy must be 'random', 'oracle' or a go_prob in (0, 1], got {policy!r}")
+    envs = gym.make_vec(env_id, num_envs=episodes, **kwargs)
+    obs, _ = envs.reset(seed=seed)
+    core = envs.unwrapped.core
+    rng = np.random.default_rng(seed)
+    total = np.zeros(episodes)
+    for _ in range(core.max_steps):
+        cell = np.argmax(obs[:, : core.n_cells], axis=1)
+        if policy == "random":
+            actions = rng.integers(0, 4, episodes)
+        elif policy == "oracle":
+            actions = scripted_action(core, cell, envs.unwrapped.hidden_state()["item_age"], know_ages=True)
+        else:
+            seen = np.where(obs[:, core.n_cells:] > 0, 0, -1)
+            actions = scripted_action(core, cell, seen, know_ages=False, go_prob=float(policy), rng=rng)
+        obs, reward, _, truncated, _ = envs.step(actions)
+        total += reward
+    envs.close()
+    if not truncated.all():
+        raise RuntimeError("a scripted episode did not end at the time limit")
+    return total
 
 
 class WarehouseEnv(MemoryEnv):
