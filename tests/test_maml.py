@@ -187,7 +187,80 @@ def test_comparison_script_runs_end_to_end_on_a_tiny_budget(tmp_path):
                           "--meta-batch-size", "2", "--fast-batch-size", "1", "--hidden", "4", "--max-steps", "20",
                           "--out", out])
     assert len((tmp_path / "final.jsonl").read_text().splitlines()) == 7
+    assert not list((tmp_path / "checkpoints").glob("*.pt")), "a finished run's checkpoint is removed"
     text = maml_comparison.report(out)
     assert "| mlp | 2 |" in text and "| meta_lstm | 2 |" in text and (tmp_path / "curves_navigation.png").exists()
     args = maml_comparison.build_parser().parse_args(["run", "--env", "cheetah", "--paper", "--device", "cuda"])
     assert args.paper and args.device == "cuda" and maml_comparison.PAPER_META_BATCH["cheetah"] == 40
+
+
+@pytest.mark.parametrize("env_id, outer", [("memenvs/Navigation2D-v0", "trpo"), ("memenvs/HalfCheetahDir-v0", "ppo")])
+def test_an_interrupted_meta_training_resumes_exactly_from_its_checkpoint(tmp_path, env_id, outer):
+    if "Cheetah" in env_id:
+        pytest.importorskip("mujoco")
+    cfg = MAMLConfig(meta_batch_size=2, fast_batch_size=2, outer=outer)
+    kwargs = dict(max_steps=6)
+
+    def fresh():
+        torch.manual_seed(3)
+        return MAMLRNNPolicy(obs_dim, act_dim, hidden_sizes=(5,))
+
+    probe = gym.make(env_id)
+    obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+    probe.close()
+    straight = fresh()
+    expected = train_maml(env_id, straight, cfg, 4, seed=1, env_kwargs=kwargs)
+    path = tmp_path / "run.pt"
+    first = fresh()
+    # "interrupted" after 2 of 4 iterations, with a checkpoint after every one
+    train_maml(env_id, first, cfg, 2, seed=1, env_kwargs=kwargs, checkpoint=path, checkpoint_every_s=0.0)
+    resumed_policy = fresh()
+    logged = []
+    resumed = train_maml(env_id, resumed_policy, cfg, 4, seed=1, env_kwargs=kwargs, log=logged.append,
+                         checkpoint=path, checkpoint_every_s=0.0)
+    assert [r["iteration"] for r in logged] == [2, 3]
+    for a, b in zip(expected, resumed):
+        assert (a["pre_return"], a["post_return"], a["total_env_steps"]) == (
+            b["pre_return"], b["post_return"], b["total_env_steps"])
+    for (name, a), b in zip(straight.state_dict().items(), resumed_policy.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_resumed_run_replaces_the_rows_written_after_its_checkpoint(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    rows = [{"env": "navigation", "method": m, "seed": 0, "iteration": i} for m in ("mlp", "rnn") for i in range(4)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    maml_comparison._drop_rows_from(str(path), "navigation", "rnn", 0, 2)
+    left = [json.loads(line) for line in path.read_text().splitlines()]
+    assert left == rows[:4] + rows[4:6]
+
+
+def test_the_meta_lstm_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    from memenvs.baselines.compare import checkpoints
+
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 0.0)  # one at every rollout start
+    folder = str(tmp_path / "meta_lstm")
+    tasks = maml_comparison.eval_tasks("navigation", 2)
+    args = ("navigation", 0, 2, 2, 2, str(tmp_path / "runs.jsonl"), tasks, 5, 4)
+    first = maml_comparison.run_meta_lstm(*args, checkpoint=folder)
+    assert first["resumed_at"] == [] and not (tmp_path / "meta_lstm").exists(), "removed once the run is done"
+    # an interrupted run: keep a checkpoint of the last rollout's start by saving one there again
+    model_steps = first["env_steps"]
+    saved = {}
+
+    def keep(self, model):
+        saved["steps"] = int(model.num_timesteps)
+        original(self, model)
+
+    original = checkpoints.Checkpointer.save
+    monkeypatch.setattr(checkpoints.Checkpointer, "save", keep)
+    monkeypatch.setattr(checkpoints, "remove", lambda folder: None)
+    maml_comparison.run_meta_lstm(*args, checkpoint=folder)
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 1e9)
+    resumed = maml_comparison.run_meta_lstm(*args, checkpoint=folder)
+    assert resumed["resumed_at"] == [saved["steps"]] and resumed["env_steps"] == model_steps
+    # Two full runs wrote iterations 0, 1, 0, 1; the resumed one started in iteration 1 (the checkpoint of its 4th
+    # and last rollout), so the rows of iteration 1 written after that checkpoint went, and its own came instead.
+    rows = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [0, 0, 1]

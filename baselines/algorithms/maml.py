@@ -27,7 +27,9 @@ defaults and :func:`train_maml` is its entry point.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -339,10 +341,16 @@ def evaluate_adaptation(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAM
 
 def train_maml(env_id: str, policy: MAMLPolicy, cfg: MAMLConfig, num_iterations: int, seed: int = 0,
                env_kwargs: dict[str, Any] | None = None, log: Callable[[dict[str, Any]], None] | None = None,
-               device: str | torch.device = "cpu") -> list[dict[str, Any]]:
+               device: str | torch.device = "cpu", checkpoint: str | Path | None = None,
+               checkpoint_every_s: float = 600.0) -> list[dict[str, Any]]:
     """Meta-train ``policy`` on ``env_id`` for ``num_iterations`` meta-iterations; one row per iteration with the
     pre- and post-adaptation mean return of the sampled trajectories, env steps and wall time. ``policy`` must
-    already be on ``device``; the envs step on the CPU."""
+    already be on ``device``; the envs step on the CPU.
+
+    With ``checkpoint`` (a file path) the whole training state -- weights, outer optimizer, the task and action
+    generators, the envs, the rows so far -- is saved there every ``checkpoint_every_s`` seconds and after the last
+    iteration, and a call that finds the file continues from it: the same rows and weights as a run that was never
+    interrupted (``log`` is called only for the iterations this call runs). Delete the file to start over."""
     torch.manual_seed(seed)
     envs = gym.make_vec(env_id, num_envs=cfg.meta_batch_size * cfg.fast_batch_size, autoreset_mode="Disabled",
                         **(env_kwargs or {}))
@@ -350,14 +358,37 @@ def train_maml(env_id: str, policy: MAMLPolicy, cfg: MAMLConfig, num_iterations:
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(policy.meta_parameters().values(), lr=cfg.ppo_lr) if cfg.outer == "ppo" else None
-    history, start, steps = [], time.perf_counter(), 0
-    for it in range(num_iterations):
+    history: list[dict[str, Any]] = []
+    if checkpoint is not None and os.path.exists(checkpoint):
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        policy.load_state_dict(saved["policy"])
+        if optimizer is not None:
+            optimizer.load_state_dict(saved["optimizer"])
+        envs.close()
+        envs, rng, history = saved["envs"], saved["rng"], saved["history"]
+        generator.set_state(saved["generator"])
+    spent = history[-1]["wall_s"] if history else 0.0
+    steps = history[-1]["total_env_steps"] if history else 0
+    start = last_saved = time.perf_counter()
+
+    def save() -> None:
+        state = {"policy": policy.state_dict(), "optimizer": None if optimizer is None else optimizer.state_dict(),
+                 "envs": envs, "rng": rng, "generator": generator.get_state(), "history": history}
+        tmp = f"{checkpoint}.{os.getpid()}.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, checkpoint)
+
+    for it in range(len(history), num_iterations):
         tasks = envs.sample_tasks(cfg.meta_batch_size, rng)
         row = meta_iteration(envs, policy, cfg, tasks, generator, optimizer, device)
         steps += row["env_steps"]
-        row.update(iteration=it, total_env_steps=steps, wall_s=time.perf_counter() - start)
+        row.update(iteration=it, total_env_steps=steps, wall_s=spent + time.perf_counter() - start)
         history.append(row)
         if log is not None:
             log(row)
+        if checkpoint is not None and (time.perf_counter() - last_saved >= checkpoint_every_s
+                                       or it == num_iterations - 1):
+            save()
+            last_saved = time.perf_counter()
     envs.close()
     return history

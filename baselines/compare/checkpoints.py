@@ -48,13 +48,13 @@ def load(folder: Path) -> dict[str, Any] | None:
     return state if (folder / state["model"]).is_file() else None
 
 
-def restore(model: Any, folder: Path, state: dict[str, Any], tensorboard_dir: Path) -> None:
+def restore(model: Any, folder: Path, state: dict[str, Any], tensorboard_dir: Path | None = None) -> None:
     """Load the checkpoint's weights, optimizer state and step count into ``model`` (built from the same spec) and
     its TensorBoard files into ``tensorboard_dir``, where SB3 goes on logging when resumed."""
     model.set_parameters(str(folder / state["model"]), exact_match=True, device=model.device)
     model.num_timesteps = int(state["num_timesteps"])
     saved = folder / _TENSORBOARD
-    if saved.is_dir():
+    if tensorboard_dir is not None and saved.is_dir():
         shutil.copytree(saved, tensorboard_dir, dirs_exist_ok=True)
 
 
@@ -74,11 +74,11 @@ class Checkpointer:
     step counted has been trained on).
 
     ``progress()`` returns the JSON-able rest of the run's state (curve, evaluations, time spent); the callback adds
-    the step count and the model file. ``every_s`` defaults to :data:`CHECKPOINT_EVERY_S`. Used through
-    :meth:`callback`, an SB3 callback.
+    the step count and the model file; ``tensorboard_dir`` (None: none kept) is copied along. ``every_s`` defaults to
+    :data:`CHECKPOINT_EVERY_S`. Used through :meth:`callback`, an SB3 callback.
     """
 
-    def __init__(self, folder: Path, tensorboard_dir: Path, progress: Callable[[], dict[str, Any]],
+    def __init__(self, folder: Path, tensorboard_dir: Path | None, progress: Callable[[], dict[str, Any]],
                  every_s: float | None = None) -> None:
         self.folder, self.tensorboard_dir, self.progress = folder, tensorboard_dir, progress
         self.every_s = CHECKPOINT_EVERY_S if every_s is None else every_s
@@ -94,7 +94,7 @@ class Checkpointer:
         steps = int(model.num_timesteps)
         name = f"model-{steps}.zip"
         model.save(self.folder / name)
-        if self.tensorboard_dir.is_dir():
+        if self.tensorboard_dir is not None and self.tensorboard_dir.is_dir():
             shutil.copytree(self.tensorboard_dir, self.folder / _TENSORBOARD, dirs_exist_ok=True)
         _write_atomically(self.folder / _STATE, json.dumps({**self.progress(), "num_timesteps": steps, "model": name}))
         for old in self.folder.glob("model-*.zip"):

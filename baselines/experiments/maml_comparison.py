@@ -8,10 +8,11 @@ is its hidden state, carried across the two episodes of a trial).
 ``memenvs reproduce maml run --env navigation --methods mlp rnn --seeds 0 1 2 --iterations N``
 appends one row per meta-iteration to ``OUT/runs.jsonl`` and one row per finished run (the final policy's
 deterministic evaluation on 40 fixed tasks, wall time, env steps/s, the command) to ``OUT/final.jsonl``; runs
-already in ``final.jsonl`` are skipped, so an interrupted job resumes run by run. ``report`` writes the tables and
-the curves (mean +- standard error over seeds). ``--paper`` sets the paper's budget (500 meta-iterations,
-meta-batch 20 tasks for Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task) unchanged; add
-``--device cuda`` on a machine with a GPU.
+already in ``final.jsonl`` are skipped, and a MAML run interrupted in the middle continues from its checkpoint in
+``OUT/checkpoints`` (saved every 10 minutes; exactly the run it would have been), so an interrupted job resumes.
+``report`` writes the tables and the curves (mean +- standard error over seeds). ``--paper`` sets the paper's
+budget (500 meta-iterations, meta-batch 20 tasks for Navigation2D and 40 for HalfCheetahDir, 20 trajectories per
+task) unchanged; add ``--device cuda`` on a machine with a GPU.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -54,9 +56,33 @@ def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
     return tasks
 
 
+def checkpoint_path(out: str, env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int,
+                    hidden: tuple[int, ...], max_steps: int | None) -> str:
+    """Where a MAML run keeps its mid-run checkpoint: one file per run and configuration, under ``OUT/checkpoints``."""
+    sizes = "-".join(map(str, hidden))
+    name = f"{env}_{method}_s{seed}_it{iterations}_T{meta_batch}_K{fast_batch}_h{sizes}_H{max_steps or 'env'}.pt"
+    return os.path.join(out, "checkpoints", name)
+
+
+def _drop_rows_from(runs_path: str, env: str, method: str, seed: int, iteration: int) -> None:
+    """Remove the rows of iterations >= ``iteration`` of one run from ``runs_path`` (they were written after the
+    checkpoint a resumed run continues from, and it writes them again)."""
+    if not os.path.exists(runs_path):
+        return
+    with open(runs_path) as f:
+        rows = [json.loads(line) for line in f]
+    keep = [r for r in rows if (r["env"], r["method"], r["seed"]) != (env, method, seed) or r["iteration"] < iteration]
+    if len(keep) < len(rows):
+        with open(runs_path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in keep)
+
+
 def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, device: str,
-             hidden: tuple[int, ...], runs_path: str | None, max_steps: int | None = None) -> dict[str, Any]:
-    """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come."""
+             hidden: tuple[int, ...], runs_path: str | None, max_steps: int | None = None,
+             checkpoint: str | None = None) -> dict[str, Any]:
+    """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come. With ``checkpoint`` the
+    training saves its state there every 10 minutes and an interrupted run resumes exactly where it was
+    (:func:`~memenvs.baselines.algorithms.maml.train_maml`); the file is removed once the run is evaluated."""
     import gymnasium as gym
 
     from ..algorithms.maml import MAMLConfig, evaluate_adaptation, train_maml
@@ -69,21 +95,30 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
     policy = POLICIES[method](obs_dim, act_dim, hidden_sizes=hidden).to(device)
     cfg = MAMLConfig(meta_batch_size=meta_batch, fast_batch_size=fast_batch)
 
+    first = []
+
     def log(row: dict[str, Any]) -> None:
         print(f"[{env} {method} seed {seed}] it {row['iteration']}: pre {row['pre_return']:.2f} "
               f"post {row['post_return']:.2f} ({row['wall_s']:.0f}s)", flush=True)
         if runs_path:
+            if not first:  # a resumed run: what an interrupted one wrote after its checkpoint comes again now
+                first.append(row["iteration"])
+                _drop_rows_from(runs_path, env, method, seed, row["iteration"])
             with open(runs_path, "a") as f:
                 f.write(json.dumps({"env": env, "method": method, "seed": seed, **row}) + "\n")
 
+    if checkpoint is not None:
+        os.makedirs(os.path.dirname(checkpoint), exist_ok=True)
     history = train_maml(ENVS[env], policy, cfg, iterations, seed=seed, env_kwargs=env_kwargs(max_steps), log=log,
-                         device=device)
+                         device=device, checkpoint=checkpoint)
     tasks = eval_tasks(env)
     envs = gym.make_vec(ENVS[env], num_envs=len(tasks) * fast_batch, autoreset_mode="Disabled",
                         **env_kwargs(max_steps))
     envs.reset(seed=EVAL_SEED)
     final = evaluate_adaptation(envs, policy, cfg, tasks, torch.Generator().manual_seed(EVAL_SEED), device=device)
     envs.close()
+    if checkpoint is not None:
+        os.remove(checkpoint)
     wall = history[-1]["wall_s"]
     steps = history[-1]["total_env_steps"]
     return {"eval_pre_return": final["pre_return"], "eval_post_return": final["post_return"],
@@ -92,7 +127,8 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
 
 
 def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, runs_path: str | None,
-                  tasks: np.ndarray, eval_seed: int, max_steps: int | None = None) -> dict[str, Any]:
+                  tasks: np.ndarray, eval_seed: int, max_steps: int | None = None,
+                  checkpoint: str | None = None) -> dict[str, Any]:
     """The RL^2-style meta-LSTM (:class:`~memenvs.baselines.algorithms.recurrent_a2c.RecurrentA2C`
     with :class:`~memenvs.baselines.policies.meta_lstm.MetaLSTMPolicy`) on trials of two episodes of one task
     (:class:`memenvs.wrappers.MetaTrial`): the first episode's return is its pre-adaptation return, the second's
@@ -102,12 +138,18 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     "meta-iteration" is ``fast_batch`` updates, the env steps of one MAML meta-iteration (``2 * T * K * H``). The
     settings are the meta-LSTM row of :mod:`memenvs.baselines.hyperparams` (LSTM 48, RMSprop lr 7e-4, value
     coefficient 0.05) except gamma 0.99 (MAML's, for the 100-200-step episodes) and no entropy bonus (a Gaussian
-    policy's entropy grows without bound)."""
+    policy's entropy grows without bound).
+
+    With ``checkpoint`` (a folder) the run saves its weights, optimizer state and step count there every 10
+    minutes (:mod:`memenvs.baselines.compare.checkpoints`) and an interrupted run continues from them; unlike a
+    MAML run's, the continuation is not bit-identical (its trials start afresh), and the result says where it
+    resumed (``resumed_at``)."""
     import gymnasium as gym
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from .. import BASELINES, MetaLSTMPolicy, RecurrentA2C
+    from ..compare import checkpoints
     from memenvs.wrappers import MetaTrial
 
     kwargs = env_kwargs(max_steps)
@@ -122,11 +164,20 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     model = RecurrentA2C(MetaLSTMPolicy, venv, policy_kwargs=dict(row.policy_kwargs), seed=seed, device="cpu",
                          **algo_kwargs)
     start = time.perf_counter()
+    spent, resumed_at = 0.0, []
+    saved = None if checkpoint is None else checkpoints.load(Path(checkpoint))
+    if saved is not None:
+        checkpoints.restore(model, Path(checkpoint), saved)
+        spent, resumed_at = saved["wall_s"], [*saved["resumed_at"], int(model.num_timesteps)]
+        if runs_path:
+            _drop_rows_from(runs_path, env, "meta_lstm", seed, saved["rollouts"] // fast_batch)
 
     class Log(BaseCallback):
-        def _on_training_start(self) -> None:
+        def __init__(self) -> None:
+            super().__init__()
             self.returns: dict[int, list[float]] = {0: [], 1: []}
-            self.rollouts = 0
+            self.rollouts = 0 if saved is None else int(saved["rollouts"])
+            self.last: dict[str, Any] = {}
 
         def _on_step(self) -> bool:
             for info in self.locals["infos"]:
@@ -140,7 +191,7 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
                 return
             row = {"iteration": self.rollouts // fast_batch - 1, "pre_return": float(np.mean(self.returns[0])),
                    "post_return": float(np.mean(self.returns[1])), "total_env_steps": int(self.num_timesteps),
-                   "wall_s": time.perf_counter() - start}
+                   "wall_s": spent + time.perf_counter() - start}
             self.returns = {0: [], 1: []}
             print(f"[{env} meta_lstm seed {seed}] it {row['iteration']}: pre {row['pre_return']:.2f} "
                   f"post {row['post_return']:.2f} ({row['wall_s']:.0f}s)", flush=True)
@@ -150,13 +201,24 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
             self.last = row
 
     log = Log()
-    model.learn(total_timesteps=iterations * fast_batch * meta_batch * 2 * horizon, callback=log)
-    wall = time.perf_counter() - start
+    callbacks: list = [log]
+    if checkpoint is not None:
+        # saved when a rollout starts, i.e. after the previous iteration's row was written (rollouts % fast_batch)
+        def state() -> dict[str, Any]:
+            return {"rollouts": log.rollouts, "resumed_at": resumed_at, "wall_s": spent + time.perf_counter() - start}
+
+        saver = checkpoints.Checkpointer(Path(checkpoint), None, state)
+        callbacks.append(saver.callback())
+    total = iterations * fast_batch * meta_batch * 2 * horizon
+    model.learn(total_timesteps=total - model.num_timesteps, callback=callbacks, reset_num_timesteps=saved is None)
+    wall = spent + time.perf_counter() - start
     final = evaluate_meta_lstm(model, env, tasks, eval_seed, kwargs)
     venv.close()
+    if checkpoint is not None:
+        checkpoints.remove(Path(checkpoint))
     return {"eval_pre_return": final[0], "eval_post_return": final[1], "last_pre_return": log.last["pre_return"],
             "last_post_return": log.last["post_return"], "wall_s": wall, "env_steps": int(model.num_timesteps),
-            "env_steps_per_s": model.num_timesteps / wall}
+            "env_steps_per_s": model.num_timesteps / wall, "resumed_at": resumed_at}
 
 
 def evaluate_meta_lstm(model: Any, env: str, tasks: np.ndarray, seed: int, kwargs: dict[str, Any]
@@ -208,11 +270,16 @@ def cmd_run(args: argparse.Namespace) -> None:
             if (args.env, method, seed) in done_runs(final_path):
                 continue
             if method == "meta_lstm":
+                checkpoint = checkpoint_path(args.out, args.env, method, seed, iterations, meta_batch, fast_batch,
+                                             (48,), args.max_steps)[:-len(".pt")]
                 result = run_meta_lstm(args.env, seed, iterations, meta_batch, fast_batch, runs_path,
-                                       eval_tasks(args.env), EVAL_SEED, args.max_steps)
+                                       eval_tasks(args.env), EVAL_SEED, args.max_steps, checkpoint)
             else:
-                result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device,
-                                  tuple(args.hidden), runs_path, args.max_steps)
+                hidden = tuple(args.hidden)
+                checkpoint = checkpoint_path(args.out, args.env, method, seed, iterations, meta_batch, fast_batch,
+                                             hidden, args.max_steps)
+                result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device, hidden,
+                                  runs_path, args.max_steps, checkpoint)
             row = {"env": args.env, "method": method, "seed": seed, "iterations": iterations,
                    "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "device": args.device,
                    **result, "command": command}
