@@ -74,9 +74,14 @@ class GymnasiumVecEnv(VecEnv):
             # copies get dicts of their own, which SB3's wrappers may write into (VecMonitor, VecNormalize do).
             idx = np.flatnonzero(done)
             last = _final_rows(info.get("final_info", {}), idx, info["final_obs"], (truncated & ~terminated)[idx])
-            for i, row in zip(idx.tolist(), last):
-                self.reset_infos[i] = infos[i]
-                infos[i] = row
+            finished = idx.tolist()
+            reset_rows = [infos.detached(i) for i in finished]
+            if isinstance(self.reset_infos, StepInfos):
+                self.reset_infos.update(finished, reset_rows)
+            else:  # before the first reset: SB3's list
+                for i, row in zip(finished, reset_rows):
+                    self.reset_infos[i] = row
+            infos.update(finished, last)
         return obs, reward.astype(np.float32, copy=False), done, infos
 
     def _split_info(self, info: dict[str, Any]) -> StepInfos:
@@ -180,6 +185,16 @@ class StepInfos(SequenceABC):
     def __setitem__(self, i: Any, row: Any) -> None:
         self._rows[self._index(i)] = row
 
+    def update(self, indices: list[int], rows: list[Any]) -> None:
+        """``self[i] = row`` for each pair, in one call (``indices`` are valid non-negative Python ints)."""
+        self._rows.update(zip(indices, rows))
+
+    def detached(self, i: int) -> Any:
+        """Copy ``i``'s row as it can be kept after this step: the stored or shared row itself, else a plain dict of
+        the row's entries (scalars and array rows, so Python's garbage collector does not track it)."""
+        row = self[i]
+        return row.copy() if isinstance(row, _InfoRow) else row
+
     def __iter__(self) -> Any:
         return map(self.__getitem__, range(self._n))
 
@@ -256,8 +271,8 @@ class EpisodeMonitor(VecMonitor):
 
     SB3's loops over every copy in Python each step and copies the whole info list, which at thousands of copies
     costs more than the batched env's step; here the returns and lengths are updated as arrays and only the finished
-    copies' infos are copied and extended. The infos of a :class:`GymnasiumVecEnv` are updated in place (they are
-    the step's own); any other list is copied first, as SB3 does.
+    copies' infos are extended. The infos of a :class:`GymnasiumVecEnv` step are updated in place (a finished copy's
+    row is a fresh dict of that step); any other list, and its rows, are copied first, as SB3 does.
     """
 
     def step_wait(self) -> VecEnvStepReturn:
@@ -270,7 +285,9 @@ class EpisodeMonitor(VecMonitor):
                 infos = list(infos)
             now = round(time.time() - self.t_start, 6)
             for i in finished.tolist():
-                info = dict(infos[i])
+                info = infos[i]
+                if type(info) is not dict or not isinstance(infos, StepInfos):
+                    info = dict(info)  # a finished copy's row of a GymnasiumVecEnv step is its own fresh dict
                 episode = {"r": self.episode_returns[i], "l": self.episode_lengths[i], "t": now}
                 for key in self.info_keywords:
                     episode[key] = info[key]
