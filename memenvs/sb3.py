@@ -75,7 +75,10 @@ class GymnasiumVecEnv(VecEnv):
             idx = np.flatnonzero(done)
             last = _final_rows(info.get("final_info", {}), idx, info["final_obs"], (truncated & ~terminated)[idx])
             finished = idx.tolist()
-            reset_rows = [infos.detached(i) for i in finished]
+            # the info of the reset that followed, as plain dicts (Python's garbage collector tracks no dict of
+            # scalars and array rows), or the one row every copy shares
+            shared = infos.shared
+            reset_rows = [shared] * len(finished) if shared is not None else _dict_rows(info, idx)
             if isinstance(self.reset_infos, StepInfos):
                 self.reset_infos.update(finished, reset_rows)
             else:  # before the first reset: SB3's list
@@ -189,11 +192,10 @@ class StepInfos(SequenceABC):
         """``self[i] = row`` for each pair, in one call (``indices`` are valid non-negative Python ints)."""
         self._rows.update(zip(indices, rows))
 
-    def detached(self, i: int) -> Any:
-        """Copy ``i``'s row as it can be kept after this step: the stored or shared row itself, else a plain dict of
-        the row's entries (scalars and array rows, so Python's garbage collector does not track it)."""
-        row = self[i]
-        return row.copy() if isinstance(row, _InfoRow) else row
+    @property
+    def shared(self) -> Mapping | None:
+        """The one row every copy without a stored row shares (None when the rows differ)."""
+        return self._shared
 
     def __iter__(self) -> Any:
         return map(self.__getitem__, range(self._n))
@@ -284,11 +286,14 @@ class EpisodeMonitor(VecMonitor):
             if not isinstance(infos, StepInfos):
                 infos = list(infos)
             now = round(time.time() - self.t_start, 6)
-            for i in finished.tolist():
-                info = infos[i]
-                if type(info) is not dict or not isinstance(infos, StepInfos):
-                    info = dict(info)  # a finished copy's row of a GymnasiumVecEnv step is its own fresh dict
-                episode = {"r": self.episode_returns[i], "l": self.episode_lengths[i], "t": now}
+            # a finished copy's row of a GymnasiumVecEnv step is a fresh dict of that step: extended in place
+            own = infos._rows if isinstance(infos, StepInfos) else {}
+            returns, lengths = self.episode_returns[finished].tolist(), self.episode_lengths[finished].tolist()
+            for i, r, n in zip(finished.tolist(), returns, lengths):
+                info = own.get(i)
+                if type(info) is not dict:
+                    info = dict(infos[i])
+                episode = {"r": r, "l": n, "t": now}
                 for key in self.info_keywords:
                     episode[key] = info[key]
                 info["episode"] = episode
@@ -316,23 +321,29 @@ def _first_row(value: np.ndarray) -> Any:
     return value.item(0) if value.ndim == 1 else value[0]
 
 
-def _final_rows(
-    info: dict[str, Any], idx: np.ndarray, final_obs: np.ndarray, time_limit: np.ndarray
-) -> list[dict[str, Any]]:
-    """Fresh dicts for the finished copies ``idx``: their entries of the batched info of their last step (keys that a
-    copy's ``_key`` mask leaves out are skipped; value types as :func:`_rows`), their ``terminal_observation`` and
-    ``TimeLimit.truncated``. Built column by column: a finished copy costs one dict, not a loop over its keys."""
-    keys = [k for k in info if not k.startswith("_") and k not in _VECTOR_KEYS]
-    terminal, limits = final_obs[idx].tolist(), time_limit.tolist()
-    if not keys:  # most envs: nothing but SB3's two entries
-        return [{"terminal_observation": o, "TimeLimit.truncated": t} for o, t in zip(terminal, limits)]
+def _dict_rows(info: dict[str, Any], idx: np.ndarray) -> list[dict[str, Any]]:
+    """Fresh dicts of the copies ``idx`` from a batched info dict: their entries (keys that a copy's ``_key`` mask
+    leaves out are skipped; value types as :func:`_rows`). Built column by column: a copy costs one dict, not a loop
+    over its keys."""
     rows: list[dict[str, Any]] = [{} for _ in range(len(idx))]
-    for key in keys:
+    for key in info:
+        if key.startswith("_") or key in _VECTOR_KEYS:
+            continue
         mask = info.get("_" + key)
         have = [True] * len(idx) if mask is None else np.asarray(mask)[idx].tolist()
         for row, present, entry in zip(rows, have, _rows(np.asarray(info[key])[idx])):
             if present:
                 row[key] = entry
+    return rows
+
+
+def _final_rows(
+    info: dict[str, Any], idx: np.ndarray, final_obs: np.ndarray, time_limit: np.ndarray
+) -> list[dict[str, Any]]:
+    """Fresh dicts for the finished copies ``idx``: their entries of the batched info of their last step
+    (:func:`_dict_rows`), their ``terminal_observation`` and ``TimeLimit.truncated``."""
+    terminal, limits = final_obs[idx].tolist(), time_limit.tolist()
+    rows = _dict_rows(info, idx)
     for row, o, t in zip(rows, terminal, limits):
         row["terminal_observation"] = o
         row["TimeLimit.truncated"] = t
