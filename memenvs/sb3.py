@@ -145,12 +145,13 @@ class GymnasiumVecEnv(VecEnv):
 
 
 class StepInfos(SequenceABC):
-    """The per-copy infos of one step of :class:`GymnasiumVecEnv`: a read-only sequence of ``num_envs`` mappings in
+    """The per-copy infos of one step of :class:`GymnasiumVecEnv`: a sequence of ``num_envs`` mappings in
     place of SB3's list of dicts, whose rows are made when read.
 
     At thousands of copies a list of one object per copy per step cost more than the batched step itself, mostly in
     Python's cyclic garbage collector, which those objects set off: at 8,192 copies of the two-step task the
-    adapter's step took ~12 ms against the native env's ~0.1 ms. Here a step costs the same at any number of copies.
+    adapter's step took ~12 ms against the native env's ~0.1 ms. Here the rows of the copies that did not finish
+    cost nothing until they are read; what is left grows with the copies that finished in the step.
     A copy's row is, in this order: the dict stored for it (the finished copies' rows, which SB3's wrappers write
     into, and anything assigned with ``infos[i] = row``), else the one mapping every copy shares, else an
     :class:`_InfoRow` over the step's arrays. Indexing, iteration, ``len``, slicing (a list) and item assignment work
@@ -271,7 +272,7 @@ class EpisodeMonitor(VecMonitor):
     """SB3's ``VecMonitor`` (episode return, length and time in the finished copies' ``info["episode"]``, the same
     ``info_keywords`` and monitor file) that visits only the copies that finished.
 
-    SB3's loops over every copy in Python each step and copies the whole info list, which at thousands of copies
+    SB3's monitor loops over every copy in Python each step and copies the whole info list, which at thousands of copies
     costs more than the batched env's step; here the returns and lengths are updated as arrays and only the finished
     copies' infos are extended. The infos of a :class:`GymnasiumVecEnv` step are updated in place (a finished copy's
     row is a fresh dict of that step); any other list, and its rows, are copied first, as SB3 does.
