@@ -230,3 +230,26 @@ def test_episode_monitor_reports_what_sb3_vecmonitor_reports():
                 assert (ea["r"], ea["l"], ea["success"]) == (eb["r"], eb["l"], eb["success"])
             np.testing.assert_equal(a, b)
     assert finished > 20 and ours.episode_count == sb3.episode_count == finished
+
+
+def test_episode_monitor_leaves_another_vecenvs_infos_untouched():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    inner = DummyVecEnv([lambda: gym.make("CartPole-v1")] * 2)
+    seen = []
+    step_wait = inner.step_wait
+
+    def keep(*args):
+        out = step_wait(*args)
+        seen.append(out[3])
+        return out
+
+    inner.step_wait = keep
+    monitor = EpisodeMonitor(inner)
+    monitor.reset()
+    for _ in range(200):
+        _, _, done, infos = monitor.step(np.zeros(2, dtype=np.int64))
+        if done.any():
+            break
+    i = int(np.flatnonzero(done)[0])
+    assert "episode" in infos[i] and "episode" not in seen[-1][i] and infos is not seen[-1]
