@@ -83,7 +83,9 @@ def milestones_markdown(rows: Sequence[dict[str, Any]], refs: dict[str, float]) 
         lines.append(f"| {baseline} | {len(runs)} ({seeds}) | " + " | ".join(cells)
                      + f" | {min(walls):,.0f}–{max(walls):,.0f} |")
     refs_text = "; ".join(f"{name} {value:.2f}" for name, value in refs.items())
-    return ("Deterministic evaluation (50 episodes, the same seed at every point) of each run's policy at the "
+    return (f"# {TITLE}: each baseline at 1M, 2M and 4M steps\n\nMade by: `{COMMAND}`, then "
+            "`python docs/results/warehouse_paper_budget/page.py`\n\n"
+            "Deterministic evaluation (50 episodes, the same seed at every point) of each run's policy at the "
             "evaluation nearest each step count; the 4M column is the final policy's evaluation of the periodic "
             f"series. Scripted references per episode (4,000 episodes, seed 0): {refs_text}.\n\n"
             + "\n".join(lines) + "\n")
