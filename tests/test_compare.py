@@ -484,6 +484,8 @@ def tiny_spec(baseline="gru", steps=256, overrides=TINY["overrides"]):
 
 
 def test_a_run_resumes_from_its_mid_run_checkpoint(tmp_path, monkeypatch):
+    import torch
+
     from memenvs.baselines.compare import checkpoints
 
     monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 0.0)  # one at every rollout start
@@ -501,7 +503,7 @@ def test_a_run_resumes_from_its_mid_run_checkpoint(tmp_path, monkeypatch):
     checkpoints.restore(model, folder, saved, tmp_path / "tb")
     reference = type(model).load(folder / saved["model"])
     for a, b in zip(model.policy.state_dict().values(), reference.policy.state_dict().values()):
-        assert torch_equal(a, b)
+        assert torch.equal(a, b)
     assert model.num_timesteps == saved["num_timesteps"]
     assert model.policy.optimizer.state_dict()["state"], "the optimizer's moments come back too"
     # Resumed, it trains only the remaining rollout and keeps the curve and evaluations of the first session.
@@ -509,12 +511,6 @@ def test_a_run_resumes_from_its_mid_run_checkpoint(tmp_path, monkeypatch):
     assert resumed["resumed_at"] == [spec.steps - 64] and resumed["steps"] == spec.steps
     assert resumed["eval_curve"]["steps"][:-1] == first["eval_curve"]["steps"][:-1]
     assert resumed["train_s"] > saved["spent"]["train_s"]
-
-
-def torch_equal(a, b):
-    import torch
-
-    return torch.equal(a, b)
 
 
 def test_off_policy_runs_write_no_checkpoint_and_a_stored_run_drops_its_own(tmp_path, monkeypatch):

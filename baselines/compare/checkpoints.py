@@ -17,16 +17,15 @@ runs restart from step 0. The Ray backend does not checkpoint (its nodes need no
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .storage import write_atomically
+
 #: Seconds of training between checkpoints: a run interrupted at any moment loses at most this much.
 CHECKPOINT_EVERY_S = 600.0
-#: The checkpoint's folder inside a run's folder.
-FOLDER = "checkpoint"
 _STATE = "state.json"
 _TENSORBOARD = "tensorboard"
 
@@ -63,12 +62,6 @@ def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class Checkpointer:
     """Saves a checkpoint when a rollout starts once ``every_s`` seconds have passed since the last one (then every
     step counted has been trained on).
@@ -96,7 +89,7 @@ class Checkpointer:
         model.save(self.folder / name)
         if self.tensorboard_dir is not None and self.tensorboard_dir.is_dir():
             shutil.copytree(self.tensorboard_dir, self.folder / _TENSORBOARD, dirs_exist_ok=True)
-        _write_atomically(self.folder / _STATE, json.dumps({**self.progress(), "num_timesteps": steps, "model": name}))
+        write_atomically(self.folder / _STATE, json.dumps({**self.progress(), "num_timesteps": steps, "model": name}))
         for old in self.folder.glob("model-*.zip"):
             if old.name != name:
                 old.unlink(missing_ok=True)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import checkpoints, report
+from . import report
 from .planning import RunSpec
 
 
@@ -28,7 +29,14 @@ def _run_dir(out: Path, run_id: str) -> Path:
 
 def checkpoint_dir(out: Path, run_id: str) -> Path:
     """Where a run keeps its mid-run checkpoint (:mod:`.checkpoints`) until it is stored."""
-    return _run_dir(out, run_id) / checkpoints.FOLDER
+    return _run_dir(out, run_id) / "checkpoint"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so no reader ever sees half of it."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def store(out: Path, payload: dict[str, Any]) -> dict[str, Any]:
@@ -40,10 +48,8 @@ def store(out: Path, payload: dict[str, Any]) -> dict[str, Any]:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    tmp = folder / f"result.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(report._plain(payload["row"]), indent=1))
-    os.replace(tmp, folder / "result.json")
-    checkpoints.remove(checkpoint_dir(out, payload["run_id"]))
+    write_atomically(folder / "result.json", json.dumps(report._plain(payload["row"]), indent=1))
+    shutil.rmtree(checkpoint_dir(out, payload["run_id"]), ignore_errors=True)
     return payload["row"]
 
 

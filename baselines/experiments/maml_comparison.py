@@ -56,11 +56,12 @@ def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
     return tasks
 
 
-def checkpoint_path(out: str, env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int,
+def checkpoint_stem(out: str, env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int,
                     hidden: tuple[int, ...], max_steps: int | None) -> str:
-    """Where a MAML run keeps its mid-run checkpoint: one file per run and configuration, under ``OUT/checkpoints``."""
-    sizes = "-".join(map(str, hidden))
-    name = f"{env}_{method}_s{seed}_it{iterations}_T{meta_batch}_K{fast_batch}_h{sizes}_H{max_steps or 'env'}.pt"
+    """Where a run keeps its mid-run checkpoint, one per run and configuration under ``OUT/checkpoints``: a MAML run
+    the file ``<stem>.pt``, the meta-LSTM (``hidden=()``, its size is fixed) the folder ``<stem>``."""
+    sizes = f"_h{'-'.join(map(str, hidden))}" if hidden else ""
+    name = f"{env}_{method}_s{seed}_it{iterations}_T{meta_batch}_K{fast_batch}{sizes}_H{max_steps or 'env'}"
     return os.path.join(out, "checkpoints", name)
 
 
@@ -95,14 +96,15 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
     policy = POLICIES[method](obs_dim, act_dim, hidden_sizes=hidden).to(device)
     cfg = MAMLConfig(meta_batch_size=meta_batch, fast_batch_size=fast_batch)
 
-    first = []
+    logged = False
 
     def log(row: dict[str, Any]) -> None:
+        nonlocal logged
         print(f"[{env} {method} seed {seed}] it {row['iteration']}: pre {row['pre_return']:.2f} "
               f"post {row['post_return']:.2f} ({row['wall_s']:.0f}s)", flush=True)
         if runs_path:
-            if not first:  # a resumed run: what an interrupted one wrote after its checkpoint comes again now
-                first.append(row["iteration"])
+            if not logged:  # a resumed run: what an interrupted one wrote after its checkpoint comes again now
+                logged = True
                 _drop_rows_from(runs_path, env, method, seed, row["iteration"])
             with open(runs_path, "a") as f:
                 f.write(json.dumps({"env": env, "method": method, "seed": seed, **row}) + "\n")
@@ -269,17 +271,15 @@ def cmd_run(args: argparse.Namespace) -> None:
         for method in args.methods:
             if (args.env, method, seed) in done_runs(final_path):
                 continue
+            hidden = () if method == "meta_lstm" else tuple(args.hidden)
+            stem = checkpoint_stem(args.out, args.env, method, seed, iterations, meta_batch, fast_batch, hidden,
+                                   args.max_steps)
             if method == "meta_lstm":
-                checkpoint = checkpoint_path(args.out, args.env, method, seed, iterations, meta_batch, fast_batch,
-                                             (48,), args.max_steps)[:-len(".pt")]
                 result = run_meta_lstm(args.env, seed, iterations, meta_batch, fast_batch, runs_path,
-                                       eval_tasks(args.env), EVAL_SEED, args.max_steps, checkpoint)
+                                       eval_tasks(args.env), EVAL_SEED, args.max_steps, stem)
             else:
-                hidden = tuple(args.hidden)
-                checkpoint = checkpoint_path(args.out, args.env, method, seed, iterations, meta_batch, fast_batch,
-                                             hidden, args.max_steps)
                 result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device, hidden,
-                                  runs_path, args.max_steps, checkpoint)
+                                  runs_path, args.max_steps, stem + ".pt")
             row = {"env": args.env, "method": method, "seed": seed, "iterations": iterations,
                    "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "device": args.device,
                    **result, "command": command}

@@ -21,13 +21,13 @@ Usage (from the repository root), after or while the runs of :data:`COMMAND` tra
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from memenvs.baselines.compare import report
+from memenvs.baselines.compare import plan, report
+from memenvs.baselines.compare.storage import load_done
 from memenvs.baselines.statistics import mean_se
 from memenvs.envs.warehouse import scripted_returns
 
@@ -42,10 +42,11 @@ SCRIPTS = {"uniform random": "random", "best reactive script": 1.0, "script know
 
 
 def finished_rows(folder: Path) -> list[dict[str, Any]]:
-    """The result rows of the finished runs in ``folder``, in the order of :data:`BASELINES`, then seed."""
-    rows = [json.loads(p.read_text()) for p in sorted(folder.glob("runs/*/result.json"))]
-    return sorted((r for r in rows if r["baseline"] in BASELINES),
-                  key=lambda r: (BASELINES.index(r["baseline"]), r["seed"]))
+    """The result rows of the finished runs of :data:`COMMAND` in ``folder`` (whichever invocation trained them),
+    in the command's order: baseline, then seed."""
+    runs = plan(["memenvs/Warehouse-v0"], list(BASELINES), [0, 1, 2], 4_000_000, 8)
+    done = load_done(folder, runs)
+    return [done[r.run_id] for r in runs if r.run_id in done]
 
 
 def references(episodes: int = 4000, seed: int = 0) -> dict[str, float]:
