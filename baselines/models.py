@@ -96,17 +96,21 @@ def _resolve_names(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 
 
-def linear_schedule(start: float) -> Callable[[float], float]:
-    """``start`` at the beginning of training, falling linearly to 0 at the end (SB3's ``progress_remaining``)."""
+def linear_schedule(start: float, hold: float = 0.0) -> Callable[[float], float]:
+    """``start`` until ``hold`` of training has passed, then falling linearly to 0 at the end (SB3's
+    ``progress_remaining`` runs from 1 to 0). ``hold=0`` is RL Zoo's ``lin_<start>``."""
+    if not 0.0 <= hold < 1.0:
+        raise ValueError(f"hold={hold!r}: expected a fraction of training in [0, 1)")
 
     def schedule(progress_remaining: float) -> float:
-        return progress_remaining * start
+        return start * min(1.0, progress_remaining / (1.0 - hold))
 
     return schedule
 
 
 def resolve_schedules(algo_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Turn RL Zoo's schedule strings into SB3 schedules: ``learning_rate="lin_1e-3"`` decays 1e-3 linearly to 0.
+    """Turn schedule strings into SB3 schedules: RL Zoo's ``learning_rate="lin_1e-3"`` decays 1e-3 linearly to 0;
+    ``"lin_1e-3_from_0.5"`` holds 1e-3 for the first half of training and then decays it linearly to 0.
 
     Strings keep a baseline's table (and ``memenvs compare --overrides``) plain JSON; a float or a callable passes
     through. Anything else in a scheduled argument is an error that names the argument and the accepted forms."""
@@ -115,15 +119,17 @@ def resolve_schedules(algo_kwargs: dict[str, Any]) -> dict[str, Any]:
         value = out.get(key)
         if not isinstance(value, str):
             continue
-        match = re.fullmatch(r"lin_([0-9.eE+-]+)", value.strip())
+        match = re.fullmatch(r"lin_([0-9.eE+-]+?)(?:_from_([0-9.eE+-]+))?", value.strip())
         try:
             start = float(match.group(1)) if match else None
+            hold = float(match.group(2) or 0.0) if match else None
         except ValueError:
             start = None
-        if start is None or not start >= 0:
-            raise ValueError(f"{key}={value!r}: expected a number or 'lin_<start>' (linear decay from <start> "
-                             "to 0 over training, e.g. 'lin_1e-3')")
-        out[key] = linear_schedule(start)
+        if start is None or not start >= 0 or not 0.0 <= hold < 1.0:
+            raise ValueError(f"{key}={value!r}: expected a number, 'lin_<start>' (linear decay from <start> to 0 "
+                             "over training, e.g. 'lin_1e-3') or 'lin_<start>_from_<fraction>' (<start> until "
+                             "<fraction> of training, then linear decay to 0, e.g. 'lin_1e-3_from_0.5')")
+        out[key] = linear_schedule(start, hold)
     return out
 
 

@@ -335,7 +335,9 @@ def test_schedule_strings_become_linear_decays_and_bad_ones_name_the_argument():
     model = make_model("mlp", TMAZE, n_envs=2, env_kwargs=PASSIVE, learning_rate="lin_2e-3", clip_range="lin_0.2")
     assert model.lr_schedule(1.0) == pytest.approx(2e-3) and model.lr_schedule(0.25) == pytest.approx(5e-4)
     assert model.clip_range(0.5) == pytest.approx(0.1)
-    for bad in ("linear", "lin_", "lin_-1", "2e-3"):
+    held = make_model("mlp", TMAZE, n_envs=2, env_kwargs=PASSIVE, learning_rate="lin_1e-3_from_0.6").lr_schedule
+    assert [held(p) for p in (1.0, 0.5, 0.4, 0.2, 0.0)] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4, 0.0])
+    for bad in ("linear", "lin_", "lin_-1", "2e-3", "lin_1e-3_from_1", "lin_1e-3_from_", "lin_1e-3_from_-0.1"):
         with pytest.raises(ValueError, match=r"learning_rate=.*'lin_<start>'"):
             make_model("mlp", TMAZE, env_kwargs=PASSIVE, learning_rate=bad)
 
