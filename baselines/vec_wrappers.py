@@ -37,9 +37,9 @@ class VecOracleObservation(VecEnvWrapper):
     Observations are flattened first (a ``(7, 7, 2)`` egocentric view becomes 98 numbers); image (uint8)
     observations are refused, since an MLP on raw pixels plus state is not a meaningful calibration.
 
-    With SAME_STEP autoreset the state after a step already belongs to the next episode for copies that ended, so
-    the ``terminal_observation`` of those copies is given the hidden state of the new episode; it is used only to
-    bootstrap values at truncation, so the oracle's bound is unaffected in practice.
+    SB3 resets a finished copy within the step that ended it, so the state after a step already belongs to the next
+    episode for copies that ended, and the ``terminal_observation`` of those copies is given the hidden state of the
+    new episode; it is used only to bootstrap values at truncation, so the oracle's bound is unaffected in practice.
     """
 
     def __init__(self, venv: VecEnv) -> None:

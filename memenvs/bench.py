@@ -11,9 +11,9 @@ env, so every case is measured beside a reference, in groups, one group per mode
   ``CartPole-v1``.
 * ``native_vector``: the id's own batched vector env (``gym.make_vec``); reference Gymnasium's ``CartPoleVectorEnv``
   at the same number of copies.
-* ``sb3_adapter``: :func:`memenvs.sb3.make_vec_env` as SB3 trains on it (SAME_STEP autoreset, SB3's per-copy
-  infos, the episode monitor); reference the same id's native vector env at the same copies (for ids without one,
-  its ``sync_vector`` row).
+* ``sb3_adapter``: :func:`memenvs.sb3.make_vec_env` as SB3 trains on it (finished copies reset in the same step,
+  SB3's per-copy infos, the episode monitor); reference the same id's native vector env at the same copies (for
+  ids without one, its ``sync_vector`` row).
 
 Every env of a group is built first; then in each of ``rounds`` rounds every case is measured for ``seconds`` of wall
 time right beside a measurement of its reference (the reference first in even rounds, second in odd ones; the pairs

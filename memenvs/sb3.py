@@ -1,9 +1,9 @@
 """Stable-Baselines3 ``VecEnv`` over a Gymnasium vector env, so SB3 trains on the native batched core.
 
-SB3 expects SAME_STEP autoreset, a list of per-copy info dicts, ``infos[i]["terminal_observation"]`` and
-``infos[i]["TimeLimit.truncated"]``. :class:`GymnasiumVecEnv` converts a Gymnasium ``VectorEnv`` running in
-``SAME_STEP`` mode to exactly that; :func:`make_vec_env` builds one from any Gymnasium id (the native vector env where
-the id has one that can reset in the same step, Gymnasium's sync vectorisation otherwise), flattens observations that
+SB3 expects a finished copy to be reset inside the step that ended it, a list of per-copy info dicts,
+``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]``. :class:`GymnasiumVecEnv` converts a
+Gymnasium ``VectorEnv`` to exactly that; :func:`make_vec_env` builds one from any Gymnasium id (the native vector env
+where the id has one that resets copies by mask, Gymnasium's sync vectorisation otherwise), flattens observations that
 are not a ``Box`` (POPGym's discrete and tuple observations, MiniGrid's dicts) and adds :class:`EpisodeMonitor` (SB3's
 ``VecMonitor``, visiting only the copies that finished) for episode statistics.
 
@@ -16,7 +16,7 @@ import operator
 import time
 from collections.abc import Mapping, Sequence as SequenceABC
 from types import MappingProxyType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import importlib
 import inspect
@@ -37,7 +37,14 @@ _VECTOR_KEYS = ("final_obs", "final_info")
 
 
 class GymnasiumVecEnv(VecEnv):
-    """An SB3 ``VecEnv`` backed by one Gymnasium ``VectorEnv`` in ``SAME_STEP`` autoreset mode.
+    """An SB3 ``VecEnv`` backed by one Gymnasium ``VectorEnv`` whose ``autoreset_mode`` is ``DISABLED`` or
+    ``SAME_STEP``.
+
+    With ``DISABLED`` (what :func:`make_vec_env` uses for memenvs' native vector envs) the adapter resets the copies
+    that finished itself, in the same step, with ``reset(options={"reset_mask": done})``: their last observations
+    stay one batched array and their last infos the step's batched info. ``SAME_STEP`` vector envs do that reset
+    themselves and hand back Gymnasium's per-copy ``final_obs`` and ``final_info``, which cost a Python object per
+    finished copy before anyone reads them (at 8,192 copies of the T-maze, as much as the batched step itself).
 
     Attribute access and method calls (``get_attr``, ``env_method``) go to the vector env once and the answer is
     repeated for each requested index, because the copies share one batched object. ``seed(s)`` reseeds the
@@ -46,9 +53,12 @@ class GymnasiumVecEnv(VecEnv):
 
     def __init__(self, venv: gym.vector.VectorEnv) -> None:
         mode = venv.metadata.get("autoreset_mode")
-        if mode is not AutoresetMode.SAME_STEP:
-            raise ValueError(f"GymnasiumVecEnv needs a vector env with autoreset_mode=SAME_STEP, got {mode}")
+        if mode not in (AutoresetMode.DISABLED, AutoresetMode.SAME_STEP):
+            raise ValueError(
+                f"GymnasiumVecEnv needs a vector env with autoreset_mode=DISABLED or SAME_STEP, got {mode}"
+            )
         self.venv = venv
+        self._resets = mode is AutoresetMode.DISABLED
         self._actions: np.ndarray | None = None
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
 
@@ -56,7 +66,7 @@ class GymnasiumVecEnv(VecEnv):
         seed = self._seeds[0]
         options = self._options[0] or None
         obs, info = self.venv.reset(seed=seed, options=options)
-        self.reset_infos = self._split_info(info)
+        self.reset_infos = ResetInfos(self._split_info(info), self._split_info)
         self._reset_seeds()
         self._reset_options()
         return obs
@@ -70,21 +80,21 @@ class GymnasiumVecEnv(VecEnv):
         done = terminated | truncated
         if done.any():
             # As in SB3's DummyVecEnv: a finished copy's info is that of its last step (the info of the reset that
-            # followed goes to reset_infos), plus the terminal observation and the truncation flag. Only these
-            # copies get dicts of their own, which SB3's wrappers may write into (VecMonitor, VecNormalize do).
+            # follows goes to reset_infos), plus the terminal observation and the truncation flag.
+            if self._resets:
+                last_obs, last = obs, infos
+                obs, started = self.venv.reset(options={"reset_mask": done})
+                if np.may_share_memory(obs, last_obs):  # a core that observes into one buffer
+                    last_obs = last_obs.copy()
+            else:
+                last_obs, last, started = info["final_obs"], self._split_info(info.get("final_info", {})), infos
             idx = np.flatnonzero(done)
-            last = _final_rows(info.get("final_info", {}), idx, info["final_obs"], (truncated & ~terminated)[idx])
-            finished = idx.tolist()
-            # the info of the reset that followed, as plain dicts (Python's garbage collector tracks no dict of
-            # scalars and array rows), or the one row every copy shares
-            shared = infos.shared
-            reset_rows = [shared] * len(finished) if shared is not None else _dict_rows(info, idx)
-            if isinstance(self.reset_infos, StepInfos):
-                self.reset_infos.update(finished, reset_rows)
+            if isinstance(self.reset_infos, ResetInfos):
+                self.reset_infos.record(idx, started)
             else:  # before the first reset: SB3's list
-                for i, row in zip(finished, reset_rows):
-                    self.reset_infos[i] = row
-            infos.update(finished, last)
+                for i in idx.tolist():
+                    self.reset_infos[i] = started[i]
+            infos = infos.finished(done, last, last_obs, truncated & ~terminated)
         return obs, reward.astype(np.float32, copy=False), done, infos
 
     def _split_info(self, info: dict[str, Any]) -> StepInfos:
@@ -99,11 +109,14 @@ class GymnasiumVecEnv(VecEnv):
         when asked, made only when the copy is read. Where a ``_key`` mask says only some copies have a key
         (Gymnasium's sync vector env) only the copies with it get a dict."""
         full, partial = [], []
-        for key, value in info.items():
+        everywhere: dict[int, bool] = {}  # a vector env may give every key the same mask object: test it once
+        for key in info:
             if key.startswith("_") or key in _VECTOR_KEYS:
                 continue
             mask = info.get("_" + key)
-            (full if mask is None or bool(np.all(mask)) else partial).append(key)
+            if mask is not None and everywhere.get(id(mask)) is None:
+                everywhere[id(mask)] = bool(np.asarray(mask).all())
+            (full if mask is None or everywhere[id(mask)] else partial).append(key)
         if all(_same_for_every_copy(info[k]) for k in full):
             infos = StepInfos(self.num_envs, shared=MappingProxyType({k: _first_row(info[k]) for k in full}))
         else:
@@ -144,25 +157,19 @@ class GymnasiumVecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
 
-class StepInfos(SequenceABC):
-    """The per-copy infos of one step of :class:`GymnasiumVecEnv`: a sequence of ``num_envs`` mappings in
-    place of SB3's list of dicts, whose rows are made when read.
+class _InfoSequence(SequenceABC):
+    """A read-mostly list of per-copy info rows, each made when read (:meth:`_row`) unless one is stored for it
+    (``infos[i] = row``). Indexing (negative indices too), iteration, ``len``, slicing (a list), item assignment and
+    equality work as on a list; ``list(infos)`` gives the list."""
 
-    At thousands of copies a list of one object per copy per step cost more than the batched step itself, mostly in
-    Python's cyclic garbage collector, which those objects set off: at 8,192 copies of the two-step task the
-    adapter's step took ~12 ms against the native env's ~0.1 ms. Here the rows of the copies that did not finish
-    cost nothing until they are read; what is left grows with the copies that finished in the step.
-    A copy's row is, in this order: the dict stored for it (the finished copies' rows, which SB3's wrappers write
-    into, and anything assigned with ``infos[i] = row``), else the one mapping every copy shares, else an
-    :class:`_InfoRow` over the step's arrays. Indexing, iteration, ``len``, slicing (a list) and item assignment work
-    as on a list; ``list(infos)`` gives the list.
-    """
+    __slots__ = ("_n", "_rows")
 
-    __slots__ = ("_n", "_columns", "_shared", "_rows")
-
-    def __init__(self, n: int, columns: dict[str, np.ndarray] | None = None, shared: Mapping | None = None) -> None:
-        self._n, self._columns, self._shared = n, columns, shared
+    def __init__(self, n: int) -> None:
+        self._n = n
         self._rows: dict[int, Any] = {}
+
+    def _row(self, i: int) -> Any:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return self._n
@@ -180,23 +187,10 @@ class StepInfos(SequenceABC):
             return [self[j] for j in range(*i.indices(self._n))]
         i = self._index(i)
         row = self._rows.get(i)
-        if row is not None:
-            return row
-        if self._shared is not None:
-            return self._shared
-        return _InfoRow((self._columns, i))
+        return row if row is not None else self._row(i)
 
     def __setitem__(self, i: Any, row: Any) -> None:
         self._rows[self._index(i)] = row
-
-    def update(self, indices: list[int], rows: list[Any]) -> None:
-        """``self[i] = row`` for each pair, in one call (``indices`` are valid non-negative Python ints)."""
-        self._rows.update(zip(indices, rows))
-
-    @property
-    def shared(self) -> Mapping | None:
-        """The one row every copy without a stored row shares (None when the rows differ)."""
-        return self._shared
 
     def __iter__(self) -> Any:
         return map(self.__getitem__, range(self._n))
@@ -209,7 +203,106 @@ class StepInfos(SequenceABC):
     __hash__ = None  # type: ignore[assignment]  # mutable, as a list
 
     def __repr__(self) -> str:
-        return f"StepInfos({list(self)!r})"
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class StepInfos(_InfoSequence):
+    """The per-copy infos of one step of :class:`GymnasiumVecEnv`: a sequence of ``num_envs`` mappings in
+    place of SB3's list of dicts, whose rows are made when read.
+
+    At thousands of copies a list of one object per copy per step cost more than the batched step itself, mostly in
+    Python's cyclic garbage collector, which those objects set off: at 8,192 copies of the two-step task the
+    adapter's step took ~12 ms against the native env's ~0.1 ms. Here no row costs anything until it is read.
+    A copy's row is, in this order: the dict stored for it (anything assigned with ``infos[i] = row``, and a
+    finished copy's row once read, so what SB3's wrappers write into it stays), else, for a copy that finished in
+    the step, a fresh dict of its last step's info with ``terminal_observation``, ``TimeLimit.truncated`` and what
+    :meth:`extend_finished` added, else the one mapping every copy shares, else an :class:`_InfoRow` over the step's
+    arrays. It reads like a list (:class:`_InfoSequence`).
+    """
+
+    __slots__ = ("_columns", "_shared", "_done", "_last", "_final_obs", "_time_limit", "_extras")
+
+    def __init__(self, n: int, columns: dict[str, np.ndarray] | None = None, shared: Mapping | None = None) -> None:
+        super().__init__(n)
+        self._columns, self._shared = columns, shared
+        self._done: np.ndarray | None = None
+
+    def _row(self, i: int) -> Any:
+        if self._done is not None and self._done[i]:
+            row = self._rows[i] = dict(self._last[i])
+            row["terminal_observation"] = self._final_obs[i]
+            row["TimeLimit.truncated"] = self._time_limit.item(i)
+            for key, make in self._extras:
+                row[key] = make(i, row)
+            return row
+        if self._shared is not None:
+            return self._shared
+        return _InfoRow((self._columns, i))
+
+    def finished(self, done: np.ndarray, last: StepInfos, final_obs: Any, time_limit: np.ndarray) -> StepInfos:
+        """These infos with the copies ``done`` finished: a finished copy's row is ``last``'s (the info of its last
+        step) with ``terminal_observation`` from ``final_obs[i]`` and ``TimeLimit.truncated`` from
+        ``time_limit[i]``, made when first read. ``self`` is left as it is (the finished copies' rows there may be
+        the info of the reset that followed)."""
+        out = StepInfos(self._n, self._columns, self._shared)
+        out._rows = {i: row for i, row in self._rows.items() if not done[i]}
+        out._done, out._last, out._final_obs, out._time_limit = done, last, final_obs, time_limit
+        out._extras = []
+        return out
+
+    def extend_finished(self, key: str, make: Any) -> None:
+        """Add ``row[key] = make(i, row)`` to each finished copy's row ``i`` (rows already read get it now)."""
+        if self._done is None:
+            raise ValueError("no copy finished in this step")
+        self._extras.append((key, make))
+        for i, row in self._rows.items():
+            if self._done[i] and type(row) is dict:
+                row[key] = make(i, row)
+
+    @property
+    def shared(self) -> Mapping | None:
+        """The one row every copy without a stored row shares (None when the rows differ)."""
+        return self._shared
+
+
+class ResetInfos(_InfoSequence):
+    """SB3's ``reset_infos`` of a :class:`GymnasiumVecEnv`: each copy's info from its latest reset.
+
+    Copies reset a few at a time, in many steps; rather than storing a row per copy at every reset (at 8,192 copies
+    of the non-stationary CartPole, twice the batched step), each step's reset info is kept whole, as one layer,
+    with the layer each copy last reset in; a layer is split into rows (``split``, as the adapter splits a step's
+    info) when one of its rows is first read. Layers no copy points to any more are dropped every
+    :attr:`PRUNE_EVERY` resets. It reads like a list (:class:`_InfoSequence`).
+    """
+
+    __slots__ = ("_owner", "_layers", "_count", "_split")
+    PRUNE_EVERY = 64
+
+    def __init__(self, first: StepInfos, split: Callable[[dict[str, Any]], StepInfos]) -> None:
+        super().__init__(len(first))
+        self._owner = np.zeros(self._n, dtype=np.int64)
+        self._layers: dict[int, StepInfos | dict[str, Any]] = {0: first}
+        self._count = 0
+        self._split = split
+
+    def _row(self, i: int) -> Any:
+        key = self._owner.item(i)
+        layer = self._layers[key]
+        if not isinstance(layer, StepInfos):
+            layer = self._layers[key] = self._split(layer)
+        return layer[i]
+
+    def record(self, idx: np.ndarray, info: StepInfos | dict[str, Any]) -> None:
+        """The copies ``idx`` were just reset; ``info`` holds their reset infos (split or a batched info dict)."""
+        self._count += 1
+        self._owner[idx] = self._count
+        self._layers[self._count] = info
+        if self._rows:
+            for i in idx.tolist():
+                self._rows.pop(i, None)
+        if self._count % self.PRUNE_EVERY == 0:
+            live = np.unique(self._owner).tolist()
+            self._layers = {k: self._layers[k] for k in live}
 
 
 class _InfoRow(tuple):
@@ -272,10 +365,11 @@ class EpisodeMonitor(VecMonitor):
     """SB3's ``VecMonitor`` (episode return, length and time in the finished copies' ``info["episode"]``, the same
     ``info_keywords`` and monitor file) that visits only the copies that finished.
 
-    SB3's monitor loops over every copy in Python each step and copies the whole info list, which at thousands of copies
-    costs more than the batched env's step; here the returns and lengths are updated as arrays and only the finished
-    copies' infos are extended. The infos of a :class:`GymnasiumVecEnv` step are updated in place (a finished copy's
-    row is a fresh dict of that step); any other list, and its rows, are copied first, as SB3 does.
+    SB3's monitor loops over every copy in Python each step and copies the whole info list, which at thousands of
+    copies costs more than the batched env's step; here the returns and lengths are updated as arrays. Over a
+    :class:`GymnasiumVecEnv` the ``episode`` entry is added to a finished copy's row when the row is first read
+    (:meth:`StepInfos.extend_finished`), unless a monitor file is written, which needs every row now; any other
+    VecEnv's infos, and their rows, are copied first, as SB3 does.
     """
 
     def step_wait(self) -> VecEnvStepReturn:
@@ -284,23 +378,29 @@ class EpisodeMonitor(VecMonitor):
         self.episode_lengths += 1
         finished = np.flatnonzero(dones)
         if finished.size:
-            if not isinstance(infos, StepInfos):
-                infos = list(infos)
             now = round(time.time() - self.t_start, 6)
-            # a finished copy's row of a GymnasiumVecEnv step is a fresh dict of that step: extended in place
-            own = infos._rows if isinstance(infos, StepInfos) else {}
-            returns, lengths = self.episode_returns[finished].tolist(), self.episode_lengths[finished].tolist()
-            for i, r, n in zip(finished.tolist(), returns, lengths):
-                info = own.get(i)
-                if type(info) is not dict:
-                    info = dict(infos[i])
-                episode = {"r": r, "l": n, "t": now}
-                for key in self.info_keywords:
-                    episode[key] = info[key]
-                info["episode"] = episode
-                infos[i] = info
-                if self.results_writer:
-                    self.results_writer.write_row(episode)
+            keywords = self.info_keywords
+            if isinstance(infos, StepInfos) and not self.results_writer:
+                returns, lengths = self.episode_returns.copy(), self.episode_lengths.copy()
+
+                def episode(i: int, row: Mapping) -> dict[str, Any]:
+                    out = {"r": returns[i], "l": lengths[i], "t": now}  # NumPy scalars, as SB3's VecMonitor
+                    for key in keywords:
+                        out[key] = row[key]
+                    return out
+
+                infos.extend_finished("episode", episode)
+            else:
+                if not isinstance(infos, StepInfos):
+                    infos = list(infos)
+                returns, lengths = self.episode_returns[finished], self.episode_lengths[finished]
+                for i, r, n in zip(finished.tolist(), returns, lengths):
+                    info = infos[i]
+                    if type(info) is not dict or not isinstance(infos, StepInfos):
+                        info = infos[i] = dict(info)
+                    info["episode"] = episode = {"r": r, "l": n, "t": now, **{k: info[k] for k in keywords}}
+                    if self.results_writer:
+                        self.results_writer.write_row(episode)
             self.episode_count += finished.size
             self.episode_returns[finished] = 0
             self.episode_lengths[finished] = 0
@@ -313,6 +413,9 @@ def _same_for_every_copy(value: Any) -> bool:
     if not isinstance(value, np.ndarray) or value.size == 0:
         return False
     if value.ndim == 1:
+        if value.dtype.kind in "US" and value.itemsize:  # NumPy's string comparison is ~30x slower than comparing
+            word = next(w for w in (8, 4, 2, 1) if value.itemsize % w == 0)  # the strings' bytes as integers
+            value = np.ascontiguousarray(value).view(f"u{word}").reshape(len(value), -1)
         return bool((value == value[0]).all())
     return value.strides[0] == 0 and not value.flags.writeable
 
@@ -320,42 +423,6 @@ def _same_for_every_copy(value: Any) -> bool:
 def _first_row(value: np.ndarray) -> Any:
     """Copy 0's entry, typed as :class:`_InfoRow` reads it (a Python scalar from a 1-D array, else a row view)."""
     return value.item(0) if value.ndim == 1 else value[0]
-
-
-def _dict_rows(info: dict[str, Any], idx: np.ndarray) -> list[dict[str, Any]]:
-    """Fresh dicts of the copies ``idx`` from a batched info dict: their entries (keys that a copy's ``_key`` mask
-    leaves out are skipped; value types as :func:`_rows`). Built column by column: a copy costs one dict, not a loop
-    over its keys."""
-    rows: list[dict[str, Any]] = [{} for _ in range(len(idx))]
-    for key in info:
-        if key.startswith("_") or key in _VECTOR_KEYS:
-            continue
-        mask = info.get("_" + key)
-        have = [True] * len(idx) if mask is None else np.asarray(mask)[idx].tolist()
-        for row, present, entry in zip(rows, have, _rows(np.asarray(info[key])[idx])):
-            if present:
-                row[key] = entry
-    return rows
-
-
-def _final_rows(
-    info: dict[str, Any], idx: np.ndarray, final_obs: np.ndarray, time_limit: np.ndarray
-) -> list[dict[str, Any]]:
-    """Fresh dicts for the finished copies ``idx``: their entries of the batched info of their last step
-    (:func:`_dict_rows`), their ``terminal_observation`` and ``TimeLimit.truncated``."""
-    terminal, limits = final_obs[idx].tolist(), time_limit.tolist()
-    rows = _dict_rows(info, idx)
-    for row, o, t in zip(rows, terminal, limits):
-        row["terminal_observation"] = o
-        row["TimeLimit.truncated"] = t
-    return rows
-
-
-def _rows(value: Any) -> list:
-    """The per-copy entries of a batched info value: Python scalars for 1-D arrays (``tolist`` is the fast
-    transpose), row views for arrays with more dimensions."""
-    value = np.asarray(value)
-    return value.tolist() if value.ndim == 1 else list(value)
 
 
 #: Spaces with a fixed-size numeric flat form (one-hot for the discrete ones) that a network can read.
@@ -421,9 +488,9 @@ def find_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     return gym.spec(name)
 
 
-def _native_same_step(spec: gym.envs.registration.EnvSpec) -> bool:
-    """Whether the id's own vector env can reset finished copies in the same step (memenvs' native envs can;
-    Gymnasium's ``CartPoleVectorEnv`` and most others only autoreset on the next step and take no such argument)."""
+def _native_autoreset_modes(spec: gym.envs.registration.EnvSpec) -> bool:
+    """Whether the id's own vector env takes an ``autoreset_mode`` (memenvs' native envs do, and reset copies by
+    mask when it is ``DISABLED``; Gymnasium's ``CartPoleVectorEnv`` and most others take no such argument)."""
     if spec.vector_entry_point is None:
         return False
     creator = spec.vector_entry_point
@@ -442,7 +509,7 @@ def make_vec_env(
 ) -> VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` copies of ``env_id``, any Gymnasium id.
 
-    Uses the id's native batched vector env when it has one that resets in the same step (all memenvs ids but
+    Uses the id's native batched vector env when it has one that takes an ``autoreset_mode`` (all memenvs ids but
     Atari), else Gymnasium's ``SyncVectorEnv`` (Atari, CartPole-v1, POPGym, MiniGrid, ...). Observations that are
     not a ``Box`` are flattened into one (see :func:`observation_wrappers`). ``render_mode`` is passed only when
     given, since some envs (POPGym's) take no such argument. ``monitor=True`` wraps it in :class:`EpisodeMonitor`
@@ -460,8 +527,8 @@ def make_vec_env(
     spec = find_spec(env_id)
     if render_mode is not None:
         env_kwargs["render_mode"] = render_mode
-    if _native_same_step(spec):
-        venv = gym.make_vec(env_id, num_envs=n_envs, autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
+    if _native_autoreset_modes(spec):
+        venv = gym.make_vec(env_id, num_envs=n_envs, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
     else:
         venv = _sync_vec(env_id, n_envs, env_kwargs, [])
         wrappers = observation_wrappers(env_id, venv.single_observation_space)
@@ -481,7 +548,7 @@ def _sync_vec(env_id: str, n_envs: int, env_kwargs: dict[str, Any], wrappers: li
         env_id,
         num_envs=n_envs,
         vectorization_mode="sync",
-        vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
         wrappers=wrappers,
         **env_kwargs,
     )

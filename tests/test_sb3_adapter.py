@@ -253,3 +253,93 @@ def test_episode_monitor_leaves_another_vecenvs_infos_untouched():
             break
     i = int(np.flatnonzero(done)[0])
     assert "episode" in infos[i] and "episode" not in seen[-1][i] and infos is not seen[-1]
+
+
+@pytest.mark.parametrize("env_id,kwargs", [("memenvs/TMaze-v0", {"length": 2}), ("memenvs/TwoStep-v0", {})])
+def test_resetting_by_mask_matches_the_vector_envs_same_step_reset(env_id, kwargs):
+    # make_vec_env runs the native env with its autoreset disabled and resets finished copies by mask itself, so
+    # their last observations stay one array; steps, terminal observations and infos are those of SAME_STEP.
+    from gymnasium.vector import AutoresetMode
+
+    n = 6
+    ours = make_vec_env(env_id, n_envs=n, seed=4, monitor=False, **kwargs)
+    theirs = GymnasiumVecEnv(gym.make_vec(env_id, num_envs=n, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs))
+    assert ours.venv.metadata["autoreset_mode"] is AutoresetMode.DISABLED
+    theirs.seed(4)
+    np.testing.assert_array_equal(ours.reset(), theirs.reset())
+    rng = np.random.default_rng(0)
+    finished = 0
+    for _ in range(250):
+        actions = rng.integers(ours.action_space.n, size=n)
+        a, b = ours.step(actions), theirs.step(actions)
+        for x, y in zip(a[:3], b[:3]):
+            np.testing.assert_array_equal(x, y)
+        for i in range(n):
+            np.testing.assert_equal(dict(a[3][i]), dict(b[3][i]))
+            np.testing.assert_equal(dict(ours.reset_infos[i]), dict(theirs.reset_infos[i]))
+        finished += int(a[2].sum())
+    assert finished >= n  # every copy finished at least once (a TwoStep episode is 200 steps)
+
+
+def test_finished_rows_are_made_when_read_and_keep_what_is_written_into_them():
+    n = 4096
+    venv = make_vec_env("memenvs/TMaze-v0", n_envs=n, seed=0, length=1, max_steps=2)
+    venv.reset()
+    actions = np.zeros(n, dtype=np.int64)
+    venv.step(actions)
+    gc.collect()
+    before = len(gc.get_objects())
+    _, _, done, infos = venv.step(actions)  # every copy hits the time limit
+    assert done.all() and len(gc.get_objects()) - before < n // 8
+    row = infos[5]
+    assert row["TimeLimit.truncated"] is True and row["episode"]["l"] == 2 and "terminal_observation" in row
+    row["terminal_observation"] = "normalised"  # as VecNormalize does
+    assert infos[5] is row and infos[5]["terminal_observation"] == "normalised"
+
+
+def test_reset_infos_follow_each_copys_latest_reset():
+    from memenvs.sb3 import ResetInfos
+
+    n = 8
+    venv = make_vec_env("memenvs/TwoStep-v0", n_envs=n, seed=0, monitor=False)
+    venv.reset()
+    assert isinstance(venv.reset_infos, ResetInfos) and len(venv.reset_infos) == n
+    venv.reset_infos[3] = {"mine": 1}
+    assert venv.reset_infos[3] == {"mine": 1}
+    steps = 200 * (ResetInfos.PRUNE_EVERY + 2)  # a TwoStep episode is 200 steps: every copy resets each time
+    for _ in range(steps):
+        venv.step(np.zeros(n, dtype=np.int64))
+    rows = list(venv.reset_infos)
+    assert all(not r["trial_end"] and r["trial"] == 0 for r in rows)  # the fresh episode's info, mine replaced
+    assert len(venv.reset_infos._layers) <= ResetInfos.PRUNE_EVERY + 1  # old layers are dropped
+
+
+def test_episode_monitor_writes_the_monitor_file_sb3_writes(tmp_path):
+    def run(monitor, name):
+        venv = monitor(make_vec_env("memenvs/TMaze-v0", n_envs=4, seed=1, monitor=False, length=2),
+                       filename=str(tmp_path / name))
+        venv.reset()
+        rng = np.random.default_rng(0)
+        episodes = []
+        for _ in range(40):
+            _, _, done, infos = venv.step(rng.integers(0, 4, 4))
+            episodes += [(infos[i]["episode"]["r"], infos[i]["episode"]["l"]) for i in np.flatnonzero(done)]
+        venv.close()
+        lines = (tmp_path / f"{name}.monitor.csv").read_text().splitlines()[2:]
+        return episodes, [tuple(line.split(",")[:2]) for line in lines]
+
+    ours, sb3 = run(EpisodeMonitor, "ours"), run(VecMonitor, "sb3")
+    assert len(ours[0]) > 5 and ours[0] == pytest.approx(sb3[0]) and ours[1] == sb3[1]
+
+
+def test_one_task_name_in_every_copy_is_one_shared_row():
+    # The non-stationary CartPole names each copy's task; while every copy runs the same task they share one row.
+    venv = make_vec_env("memenvs/NonstationaryCartPole-v0", n_envs=4, seed=0, monitor=False)
+    venv.reset()
+    _, _, _, infos = venv.step(np.zeros(4, dtype=np.int64))
+    assert all(info is infos[0] for info in infos) and infos[0]["task"] == "standard"
+    from memenvs.sb3 import _same_for_every_copy
+
+    assert _same_for_every_copy(np.array(["standard", "standard"]))
+    assert not _same_for_every_copy(np.array(["standard", "heavy"]))
+    assert not _same_for_every_copy(np.array(["ab", "ba"]))  # same characters, other order

@@ -60,8 +60,8 @@ class VecTaskSchedule(VecEnvWrapper):
     """Resets each copy's ``j``-th episode with the options ``tasks(j)`` (``j`` counts that copy's episodes).
 
     Wraps the SB3 adapter of a memenvs native vector env directly (:class:`memenvs.sb3.GymnasiumVecEnv`): when
-    copies finish, the adapter has already reset them (SAME_STEP); this wrapper resets those copies once more with
-    ``reset(options={"reset_mask": ..., **tasks(j)})`` of the vector env and hands on their new first
+    copies finish, the adapter has already reset them (in the same step); this wrapper resets those copies once
+    more with ``reset(options={"reset_mask": ..., **tasks(j)})`` of the vector env and hands on their new first
     observations. Only the reset observation changes; rewards, dones and terminal observations are untouched.
     ``episodes`` holds each copy's count of finished episodes.
     """

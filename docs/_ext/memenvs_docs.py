@@ -835,10 +835,10 @@ def performance_fragment() -> str:
     text.append(_table(["env-steps/s", *(f"{n:,} copies" for n in s["num_envs"])],
                        [[label(e), *(cells(e, "native_vector", n)[0] for n in s["num_envs"])] for e in envs_native]))
     text.append("### SB3 adapter\n")
-    text.append("`memenvs.sb3.make_vec_env` as SB3 trains on it (SAME_STEP autoreset, SB3's per-copy infos, the "
-                "episode monitor): ratio to the same id's native vector env at the same copies (ids without one: to "
-                "their `SyncVectorEnv` row). The per-copy infos are made when SB3 reads them; SB3's own loop over "
-                "every copy's info in each training step is SB3's cost, not counted here.\n")
+    text.append("`memenvs.sb3.make_vec_env` as SB3 trains on it (finished copies reset in the same step, SB3's "
+                "per-copy infos, the episode monitor): ratio to the same id's native vector env at the same copies "
+                "(ids without one: to their `SyncVectorEnv` row). The per-copy infos are made when SB3 reads them; "
+                "SB3's own loop over every copy's info in each training step is SB3's cost, not counted here.\n")
     sb3_heads = ["env"] + [f"{n:,} copies" for n in s["num_envs"]]
     sb3_rows = []
     for e in ours:
