@@ -167,6 +167,30 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.policy.core == "gru" and loaded.sequence_length == 4
 
 
+@pytest.mark.parametrize("core", ["lstm", "gru"])
+def test_chrono_initialisation_spreads_the_keep_gates_up_to_the_horizon(core, tmp_path):
+    """``chrono_horizon=T`` starts each unit's forget (GRU: update) gate at ``log(u)``, ``u`` in ``[1, T - 1]``, the
+    LSTM's input gate at its negative, the recurrent biases of those gates at 0; the target network starts equal,
+    the setting is saved with the model, and it cannot be combined with ``forget_bias``."""
+    model = make_tiny(policy_kwargs={"core": core, "lstm_hidden_size": 64, "chrono_horizon": 201})
+    size = 64
+    for net in (model.policy.q_net, model.policy.q_net_target):
+        (rnn,) = [m for m in net.modules() if isinstance(m, (th.nn.LSTM, th.nn.GRU))]
+        keep = rnn.bias_ih_l0[size:2 * size].detach()
+        assert th.all(keep >= 0.0) and th.all(keep <= np.log(200) + 1e-6) and keep.std() > 0.5
+        assert th.all(rnn.bias_hh_l0[size:2 * size] == 0.0)
+        if core == "lstm":
+            assert th.equal(rnn.bias_ih_l0[:size], -keep) and th.all(rnn.bias_hh_l0[:size] == 0.0)
+    for a, b in zip(model.policy.q_net.state_dict().values(), model.policy.q_net_target.state_dict().values()):
+        assert th.equal(a, b)
+    model.save(tmp_path / "chrono.zip")
+    assert RecurrentDQN.load(tmp_path / "chrono.zip").policy.chrono_horizon == 201
+    with pytest.raises(ValueError, match="forget_bias or chrono_horizon"):
+        make_tiny(policy_kwargs={"core": core, "forget_bias": 1.0, "chrono_horizon": 201})
+    with pytest.raises(ValueError, match="chrono_horizon must be an integer >= 3"):
+        make_tiny(policy_kwargs={"core": core, "chrono_horizon": 2})
+
+
 def test_replay_ratio_sets_the_number_of_updates():
     model = make_tiny(replay_ratio=4.0, learning_starts=0)
     model.learn(400)  # 400 transitions * 4 replays / (8 windows * 4 steps) = 50 updates

@@ -19,7 +19,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, Flatten
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import MemoryCore, State, core_class, set_remember_bias
+from .cores import MemoryCore, State, core_class, set_chrono_bias, set_remember_bias
 from .memory_policy import process_sequence
 
 NO_CORE = "none"
@@ -63,6 +63,7 @@ class RecurrentQNetwork(BasePolicy):
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
         forget_bias: float = 0.0,
+        chrono_horizon: int | None = None,
     ) -> None:
         super().__init__(observation_space, action_space, features_extractor=features_extractor,
                          normalize_images=normalize_images)
@@ -76,6 +77,8 @@ class RecurrentQNetwork(BasePolicy):
         self.head = nn.Linear(self.core.output_size, int(action_space.n))
         if forget_bias:
             set_remember_bias(self.core, forget_bias)
+        if chrono_horizon is not None:
+            set_chrono_bias(self.core, chrono_horizon)
 
     def _features(self, obs: th.Tensor) -> th.Tensor:
         x = self.extract_features(obs, self.features_extractor)
@@ -117,6 +120,8 @@ class RecurrentQPolicy(BasePolicy):
         n_lstm_layers: layers of the core.
         net_arch: MLP between the features and the core (empty: the features go straight in).
         forget_bias: initial bias of the LSTM forget gates / GRU update gates (0: PyTorch's initialisation).
+        chrono_horizon: instead of ``forget_bias``, the chrono initialisation of those gates for memories of up to
+            this many steps (:func:`~memenvs.baselines.policies.cores.set_chrono_bias`).
         features_extractor_class / features_extractor_kwargs: SB3's (``FlattenExtractor`` by default).
     """
 
@@ -135,6 +140,7 @@ class RecurrentQPolicy(BasePolicy):
         features_extractor_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
         forget_bias: float = 0.0,
+        chrono_horizon: int | None = None,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -152,6 +158,9 @@ class RecurrentQPolicy(BasePolicy):
         self.net_arch = list(net_arch or [])
         self.activation_fn = activation_fn
         self.forget_bias = float(forget_bias)
+        if chrono_horizon is not None and self.forget_bias:
+            raise ValueError("give forget_bias or chrono_horizon, not both")
+        self.chrono_horizon = chrono_horizon
         self.q_net = self.make_q_net()
         self.q_net_target = self.make_q_net()
         self.q_net_target.load_state_dict(self.q_net.state_dict())
@@ -163,7 +172,7 @@ class RecurrentQPolicy(BasePolicy):
         return RecurrentQNetwork(
             self.observation_space, self.action_space, extractor, extractor.features_dim, self.net_arch, self.core,
             self.core_kwargs, self.lstm_hidden_size, self.n_lstm_layers, self.activation_fn, self.normalize_images,
-            self.forget_bias,
+            self.forget_bias, self.chrono_horizon,
         ).to(self.device)
 
     def _predict(self, observation: th.Tensor, deterministic: bool = True) -> th.Tensor:
@@ -209,6 +218,7 @@ class RecurrentQPolicy(BasePolicy):
             net_arch=self.net_arch,
             activation_fn=self.activation_fn,
             forget_bias=self.forget_bias,
+            chrono_horizon=self.chrono_horizon,
             features_extractor_class=self.features_extractor_class,
             features_extractor_kwargs=self.features_extractor_kwargs,
             normalize_images=self.normalize_images,
