@@ -81,20 +81,21 @@ class GymnasiumVecEnv(VecEnv):
         if done.any():
             # As in SB3's DummyVecEnv: a finished copy's info is that of its last step (the info of the reset that
             # follows goes to reset_infos), plus the terminal observation and the truncation flag.
-            if self._resets:
-                last_obs, last = obs, infos
-                obs, started = self.venv.reset(options={"reset_mask": done})
-                if np.may_share_memory(obs, last_obs):  # a core that observes into one buffer
-                    last_obs = last_obs.copy()
-            else:
-                last_obs, last, started = info["final_obs"], self._split_info(info.get("final_info", {})), infos
             idx = np.flatnonzero(done)
+            if self._resets:
+                # the finished copies' observations, copied before the reset (a vector env may observe into one
+                # buffer), as one array with a row per finished copy
+                last_obs, rows, last = obs[idx], idx, infos
+                obs, started = self.venv.reset(options={"reset_mask": done})
+            else:
+                last_obs, rows = info["final_obs"], None
+                last, started = self._split_info(info.get("final_info", {})), infos
             if isinstance(self.reset_infos, ResetInfos):
                 self.reset_infos.record(idx, started)
             else:  # before the first reset: SB3's list
                 for i in idx.tolist():
                     self.reset_infos[i] = started[i]
-            infos = infos.finished(done, last, last_obs, truncated & ~terminated)
+            infos = infos.finished(done, last, last_obs, truncated & ~terminated, rows)
         return obs, reward.astype(np.float32, copy=False), done, infos
 
     def _split_info(self, info: dict[str, Any]) -> StepInfos:
@@ -220,7 +221,7 @@ class StepInfos(_InfoSequence):
     arrays. It reads like a list (:class:`_InfoSequence`).
     """
 
-    __slots__ = ("_columns", "_shared", "_done", "_last", "_final_obs", "_time_limit", "_extras")
+    __slots__ = ("_columns", "_shared", "_done", "_last", "_final_obs", "_final_rows", "_time_limit", "_extras")
 
     def __init__(self, n: int, columns: dict[str, np.ndarray] | None = None, shared: Mapping | None = None) -> None:
         super().__init__(n)
@@ -230,7 +231,8 @@ class StepInfos(_InfoSequence):
     def _row(self, i: int) -> Any:
         if self._done is not None and self._done[i]:
             row = self._rows[i] = dict(self._last[i])
-            row["terminal_observation"] = self._final_obs[i]
+            at = self._final_rows
+            row["terminal_observation"] = self._final_obs[i if at is None else int(np.searchsorted(at, i))]
             row["TimeLimit.truncated"] = self._time_limit.item(i)
             for key, make in self._extras:
                 row[key] = make(i, row)
@@ -239,14 +241,17 @@ class StepInfos(_InfoSequence):
             return self._shared
         return _InfoRow((self._columns, i))
 
-    def finished(self, done: np.ndarray, last: StepInfos, final_obs: Any, time_limit: np.ndarray) -> StepInfos:
+    def finished(self, done: np.ndarray, last: StepInfos, final_obs: Any, time_limit: np.ndarray,
+                 final_rows: np.ndarray | None = None) -> StepInfos:
         """These infos with the copies ``done`` finished: a finished copy's row is ``last``'s (the info of its last
-        step) with ``terminal_observation`` from ``final_obs[i]`` and ``TimeLimit.truncated`` from
+        step) with ``terminal_observation`` from ``final_obs`` (row ``i``, or, given the ascending copy indices
+        ``final_rows`` of its rows, the row of copy ``i`` there) and ``TimeLimit.truncated`` from
         ``time_limit[i]``, made when first read. ``self`` is left as it is (the finished copies' rows there may be
         the info of the reset that followed)."""
         out = StepInfos(self._n, self._columns, self._shared)
         out._rows = {i: row for i, row in self._rows.items() if not done[i]}
         out._done, out._last, out._final_obs, out._time_limit = done, last, final_obs, time_limit
+        out._final_rows = final_rows
         out._extras = []
         return out
 

@@ -343,3 +343,35 @@ def test_one_task_name_in_every_copy_is_one_shared_row():
     assert _same_for_every_copy(np.array(["standard", "standard"]))
     assert not _same_for_every_copy(np.array(["standard", "heavy"]))
     assert not _same_for_every_copy(np.array(["ab", "ba"]))  # same characters, other order
+
+
+class _OneBuffer(gym.vector.VectorEnv):
+    """Two copies that observe into one buffer, reused by every step and reset; copy 0 ends every step."""
+
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.DISABLED}
+
+    def __init__(self):
+        self.num_envs = 2
+        self.single_observation_space = gym.spaces.Box(-1e3, 1e3, (1,), np.float32)
+        self.single_action_space = gym.spaces.Discrete(2)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, 2)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, 2)
+        self.buf, self.t = np.zeros((2, 1), np.float32), 0
+
+    def reset(self, *, seed=None, options=None):
+        mask = (options or {}).get("reset_mask", np.ones(2, bool))
+        self.buf[mask] = -1.0  # a fresh episode's first observation
+        return self.buf, {}
+
+    def step(self, actions):
+        self.t += 1
+        self.buf[:] = self.t
+        return self.buf, np.zeros(2), np.array([True, False]), np.zeros(2, bool), {}
+
+
+def test_terminal_observation_survives_a_vector_env_that_reuses_its_buffer():
+    venv = GymnasiumVecEnv(_OneBuffer())
+    venv.reset()
+    obs, _, done, infos = venv.step(np.zeros(2, dtype=np.int64))
+    assert done.tolist() == [True, False] and obs[0, 0] == -1.0
+    assert infos[0]["terminal_observation"][0] == 1.0  # the last step's observation, not the reset's
