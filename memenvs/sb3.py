@@ -381,34 +381,39 @@ class EpisodeMonitor(VecMonitor):
         obs, rewards, dones, infos = self.venv.step_wait()
         self.episode_returns += rewards
         self.episode_lengths += 1
+        if not dones.any():
+            return obs, rewards, dones, infos
+        now = round(time.time() - self.t_start, 6)
+        keywords = self.info_keywords
+        returns, lengths = self.episode_returns, self.episode_lengths
+        if isinstance(infos, StepInfos) and not self.results_writer:
+            # the finished copies' rows read these arrays when they are made; the running sums start anew in
+            # fresh arrays (one call each, where a copy and a masked reset are two)
+            self.episode_returns = np.where(dones, 0, returns).astype(returns.dtype, copy=False)
+            self.episode_lengths = np.where(dones, 0, lengths).astype(lengths.dtype, copy=False)
+
+            def episode(i: int, row: Mapping) -> dict[str, Any]:
+                out = {"r": returns[i], "l": lengths[i], "t": now}  # NumPy scalars, as SB3's VecMonitor
+                for key in keywords:
+                    out[key] = row[key]
+                return out
+
+            infos.extend_finished("episode", episode)
+            self.episode_count += int(np.count_nonzero(dones))
+            return obs, rewards, dones, infos
+        if not isinstance(infos, StepInfos):
+            infos = list(infos)
         finished = np.flatnonzero(dones)
-        if finished.size:
-            now = round(time.time() - self.t_start, 6)
-            keywords = self.info_keywords
-            if isinstance(infos, StepInfos) and not self.results_writer:
-                returns, lengths = self.episode_returns.copy(), self.episode_lengths.copy()
-
-                def episode(i: int, row: Mapping) -> dict[str, Any]:
-                    out = {"r": returns[i], "l": lengths[i], "t": now}  # NumPy scalars, as SB3's VecMonitor
-                    for key in keywords:
-                        out[key] = row[key]
-                    return out
-
-                infos.extend_finished("episode", episode)
-            else:
-                if not isinstance(infos, StepInfos):
-                    infos = list(infos)
-                returns, lengths = self.episode_returns[finished], self.episode_lengths[finished]
-                for i, r, n in zip(finished.tolist(), returns, lengths):
-                    info = infos[i]
-                    if type(info) is not dict or not isinstance(infos, StepInfos):
-                        info = infos[i] = dict(info)
-                    info["episode"] = episode = {"r": r, "l": n, "t": now, **{k: info[k] for k in keywords}}
-                    if self.results_writer:
-                        self.results_writer.write_row(episode)
-            self.episode_count += finished.size
-            self.episode_returns[finished] = 0
-            self.episode_lengths[finished] = 0
+        for i, r, n in zip(finished.tolist(), returns[finished], lengths[finished]):
+            info = infos[i]
+            if type(info) is not dict or not isinstance(infos, StepInfos):
+                info = infos[i] = dict(info)
+            info["episode"] = episode = {"r": r, "l": n, "t": now, **{k: info[k] for k in keywords}}
+            if self.results_writer:
+                self.results_writer.write_row(episode)
+        self.episode_count += finished.size
+        returns[finished] = 0
+        lengths[finished] = 0
         return obs, rewards, dones, infos
 
 
