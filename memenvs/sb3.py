@@ -40,9 +40,9 @@ class GymnasiumVecEnv(VecEnv):
     """An SB3 ``VecEnv`` backed by one Gymnasium ``VectorEnv`` whose ``autoreset_mode`` is ``DISABLED`` or
     ``SAME_STEP``.
 
-    With ``DISABLED`` (what :func:`make_vec_env` uses for memenvs' native vector envs) the adapter resets the copies
-    that finished itself, in the same step, with ``reset(options={"reset_mask": done})``: their last observations
-    stay one batched array and their last infos the step's batched info. ``SAME_STEP`` vector envs do that reset
+    With ``DISABLED`` (what :func:`make_vec_env` uses) the adapter resets the copies that finished itself, in the
+    same step, with ``reset(options={"reset_mask": done})``: their last observations are copied into one array
+    first and their last infos stay the step's batched info. ``SAME_STEP`` vector envs do that reset
     themselves and hand back Gymnasium's per-copy ``final_obs`` and ``final_info``, which cost a Python object per
     finished copy before anyone reads them (at 8,192 copies of the T-maze, as much as the batched step itself).
 
