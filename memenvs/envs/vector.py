@@ -74,8 +74,6 @@ class MemoryVectorEnv(VectorEnv):
         self._n_actions = 0 if self._box else int(self.single_action_space.n)
         self._state = self.core.init_state(self.num_envs)
         self._all = np.arange(self.num_envs)
-        self._every_copy = np.ones(self.num_envs, dtype=bool)
-        self._every_copy.flags.writeable = False
         self._pending = np.zeros(self.num_envs, dtype=bool)
         self._any_pending = False
         self._has_reset = False
@@ -170,8 +168,8 @@ class MemoryVectorEnv(VectorEnv):
     def _info(self) -> dict[str, Any]:
         info = self.core.info(self._state)
         if info:
-            # every copy has every key: one read-only mask serves them all
-            info.update({"_" + k: self._every_copy for k in list(info)})
+            mask = np.ones(self.num_envs, dtype=bool)
+            info.update({"_" + k: mask for k in list(info)})
         return info
 
     # ----------------------------------------------------------------- extras
