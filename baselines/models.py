@@ -99,8 +99,8 @@ SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 def linear_schedule(start: float, hold: float = 0.0) -> Callable[[float], float]:
     """``start`` until ``hold`` of training has passed, then falling linearly to 0 at the end (SB3's
     ``progress_remaining`` runs from 1 to 0). ``hold=0`` is RL Zoo's ``lin_<start>``."""
-    if not 0.0 <= hold < 1.0:
-        raise ValueError(f"hold={hold!r}: expected a fraction of training in [0, 1)")
+    if not start >= 0 or not 0.0 <= hold < 1.0:
+        raise ValueError(f"start={start!r}, hold={hold!r}: expected start >= 0 and hold a fraction in [0, 1)")
 
     def schedule(progress_remaining: float) -> float:
         return start * min(1.0, progress_remaining / (1.0 - hold))
@@ -121,15 +121,11 @@ def resolve_schedules(algo_kwargs: dict[str, Any]) -> dict[str, Any]:
             continue
         match = re.fullmatch(r"lin_([0-9.eE+-]+?)(?:_from_([0-9.eE+-]+))?", value.strip())
         try:
-            start = float(match.group(1)) if match else None
-            hold = float(match.group(2) or 0.0) if match else None
-        except ValueError:
-            start = None
-        if start is None or not start >= 0 or not 0.0 <= hold < 1.0:
+            out[key] = linear_schedule(float(match.group(1)), float(match.group(2) or 0.0))
+        except (AttributeError, ValueError):  # no match, not numbers, or out of range
             raise ValueError(f"{key}={value!r}: expected a number, 'lin_<start>' (linear decay from <start> to 0 "
                              "over training, e.g. 'lin_1e-3') or 'lin_<start>_from_<fraction>' (<start> until "
-                             "<fraction> of training, then linear decay to 0, e.g. 'lin_1e-3_from_0.5')")
-        out[key] = linear_schedule(start, hold)
+                             "<fraction> of training, then linear decay to 0, e.g. 'lin_1e-3_from_0.5')") from None
     return out
 
 

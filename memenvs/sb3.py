@@ -85,17 +85,17 @@ class GymnasiumVecEnv(VecEnv):
             if self._resets:
                 # the finished copies' observations, copied before the reset (a vector env may observe into one
                 # buffer), as one array with a row per finished copy
-                last_obs, rows, last = obs[idx], idx, infos
+                last_obs, last = obs[idx], infos
                 obs, started = self.venv.reset(options={"reset_mask": done})
             else:
-                last_obs, rows = info["final_obs"], None
+                last_obs = info["final_obs"][idx]
                 last, started = self._split_info(info.get("final_info", {})), infos
             if isinstance(self.reset_infos, ResetInfos):
                 self.reset_infos.record(idx, started)
             else:  # before the first reset: SB3's list
                 for i in idx.tolist():
                     self.reset_infos[i] = started[i]
-            infos = infos.finished(done, last, last_obs, truncated & ~terminated, rows)
+            infos = infos.finished(idx, done, last, last_obs, truncated & ~terminated)
         return obs, reward.astype(np.float32, copy=False), done, infos
 
     def _split_info(self, info: dict[str, Any]) -> StepInfos:
@@ -221,7 +221,7 @@ class StepInfos(_InfoSequence):
     arrays. It reads like a list (:class:`_InfoSequence`).
     """
 
-    __slots__ = ("_columns", "_shared", "_done", "_last", "_final_obs", "_final_rows", "_time_limit", "_extras")
+    __slots__ = ("_columns", "_shared", "_finished", "_done", "_last", "_final_obs", "_time_limit", "_extras")
 
     def __init__(self, n: int, columns: dict[str, np.ndarray] | None = None, shared: Mapping | None = None) -> None:
         super().__init__(n)
@@ -231,8 +231,7 @@ class StepInfos(_InfoSequence):
     def _row(self, i: int) -> Any:
         if self._done is not None and self._done[i]:
             row = self._rows[i] = dict(self._last[i])
-            at = self._final_rows
-            row["terminal_observation"] = self._final_obs[i if at is None else int(np.searchsorted(at, i))]
+            row["terminal_observation"] = self._final_obs[int(np.searchsorted(self._finished, i))]
             row["TimeLimit.truncated"] = self._time_limit.item(i)
             for key, make in self._extras:
                 row[key] = make(i, row)
@@ -241,18 +240,16 @@ class StepInfos(_InfoSequence):
             return self._shared
         return _InfoRow((self._columns, i))
 
-    def finished(self, done: np.ndarray, last: StepInfos, final_obs: Any, time_limit: np.ndarray,
-                 final_rows: np.ndarray | None = None) -> StepInfos:
-        """These infos with the copies ``done`` finished: a finished copy's row is ``last``'s (the info of its last
-        step) with ``terminal_observation`` from ``final_obs`` (row ``i``, or, given the ascending copy indices
-        ``final_rows`` of its rows, the row of copy ``i`` there) and ``TimeLimit.truncated`` from
-        ``time_limit[i]``, made when first read. ``self`` is left as it is (the finished copies' rows there may be
-        the info of the reset that followed)."""
+    def finished(self, idx: np.ndarray, done: np.ndarray, last: StepInfos, final_obs: Any,
+                 time_limit: np.ndarray) -> StepInfos:
+        """These infos with the copies ``idx`` (ascending; ``done`` is their mask) finished: a finished copy's row is
+        ``last``'s (the info of its last step) with ``terminal_observation`` from ``final_obs`` (one row per copy of
+        ``idx``, in that order) and ``TimeLimit.truncated`` from ``time_limit[i]``, made when first read. ``self``
+        is left as it is (the finished copies' rows there may be the info of the reset that followed)."""
         out = StepInfos(self._n, self._columns, self._shared)
         out._rows = {i: row for i, row in self._rows.items() if not done[i]}
-        out._done, out._last, out._final_obs, out._time_limit = done, last, final_obs, time_limit
-        out._final_rows = final_rows
-        out._extras = []
+        out._finished, out._done, out._last, out._final_obs = idx, done, last, final_obs
+        out._time_limit, out._extras = time_limit, []
         return out
 
     def extend_finished(self, key: str, make: Any) -> None:
@@ -263,11 +260,6 @@ class StepInfos(_InfoSequence):
         for i, row in self._rows.items():
             if self._done[i] and type(row) is dict:
                 row[key] = make(i, row)
-
-    @property
-    def shared(self) -> Mapping | None:
-        """The one row every copy without a stored row shares (None when the rows differ)."""
-        return self._shared
 
 
 class ResetInfos(_InfoSequence):

@@ -258,18 +258,25 @@ def core_class(core: str | type[MemoryCore]) -> type[MemoryCore]:
     raise ValueError(f"core must be one of {', '.join(CORES)} or a MemoryCore subclass, got {core!r}")
 
 
+def _gate_biases(module: nn.Module) -> Any:
+    """For every LSTM and GRU of ``module``: ``(bias_ih, bias_hh, hidden size, is an LSTM)`` per layer, the gate
+    blocks in PyTorch's order ((i, f, g, o) for the LSTM, (r, z, n) for the GRU)."""
+    for rnn in module.modules():
+        if isinstance(rnn, (nn.LSTM, nn.GRU)):
+            params = dict(rnn.named_parameters())
+            for name, bias_ih in params.items():
+                if name.startswith("bias_ih"):
+                    yield bias_ih, params["bias_hh" + name[len("bias_ih"):]], rnn.hidden_size, isinstance(rnn, nn.LSTM)
+
+
 def set_remember_bias(module: nn.Module, value: float) -> None:
     """Start every LSTM's forget gate (and every GRU's update gate) of ``module`` at bias ``value``, so the state
     is kept by default at initialisation: gradients then reach back further, which long memories need (Gers et
     al. 2000; Jozefowicz et al. 2015 recommend 1 for the LSTM forget gate)."""
-    for rnn in module.modules():
-        if isinstance(rnn, (nn.LSTM, nn.GRU)):
-            gate = 1  # the second block: the forget gate of (i, f, g, o), the update gate of (r, z, n)
-            size = rnn.hidden_size
-            for name, param in rnn.named_parameters():
-                if name.startswith("bias_"):
-                    with th.no_grad():
-                        param[gate * size:(gate + 1) * size] = value if name.startswith("bias_ih") else 0.0
+    with th.no_grad():
+        for bias_ih, bias_hh, size, _ in _gate_biases(module):
+            bias_ih[size:2 * size] = value  # the second block: the forget gate of (i, f, g, o), the update gate
+            bias_hh[size:2 * size] = 0.0  # of (r, z, n)
 
 
 def set_chrono_bias(module: nn.Module, horizon: int) -> None:
@@ -280,18 +287,11 @@ def set_chrono_bias(module: nn.Module, horizon: int) -> None:
     the state after 5 steps, and none after 200). Draws from torch's global generator."""
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 3:
         raise ValueError(f"chrono_horizon must be an integer >= 3 (steps of the longest dependency), got {horizon!r}")
-    for rnn in module.modules():
-        if isinstance(rnn, (nn.LSTM, nn.GRU)):
-            size, lstm = rnn.hidden_size, isinstance(rnn, nn.LSTM)
-            for name, param in rnn.named_parameters():
-                if name.startswith("bias_ih"):
-                    keep = th.log(th.empty(size).uniform_(1.0, horizon - 1.0))
-                    with th.no_grad():
-                        param[size:2 * size] = keep  # the forget gate of (i, f, g, o), the update gate of (r, z, n)
-                        if lstm:
-                            param[:size] = -keep
-                elif name.startswith("bias_hh"):
-                    with th.no_grad():
-                        param[size:2 * size] = 0.0
-                        if lstm:
-                            param[:size] = 0.0
+    with th.no_grad():
+        for bias_ih, bias_hh, size, lstm in _gate_biases(module):
+            keep = th.log(th.empty(size).uniform_(1.0, horizon - 1.0))
+            bias_ih[size:2 * size] = keep
+            bias_hh[size:2 * size] = 0.0
+            if lstm:
+                bias_ih[:size] = -keep
+                bias_hh[:size] = 0.0
