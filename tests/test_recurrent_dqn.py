@@ -12,7 +12,7 @@ pytest.importorskip("stable_baselines3")
 from gymnasium import spaces  # noqa: E402
 
 from memenvs.baselines.algorithms.recurrent_dqn import (  # noqa: E402
-    RecurrentDQN, SequenceReplayBuffer, n_step_targets,
+    RecurrentDQN, SequenceReplayBuffer, n_step_targets, soft_update,
 )
 from memenvs.baselines.policies.recurrent_q import RecurrentQPolicy  # noqa: E402
 from memenvs.sb3 import make_vec_env  # noqa: E402
@@ -82,6 +82,27 @@ def test_windows_from_episode_starts_need_no_stored_state():
     assert not episode.replay_buffer.store_states and anywhere.replay_buffer.store_states
 
 
+@pytest.mark.parametrize("size, steps", [(20, 27), (20, 13), (9, 40)])
+def test_episode_starts_are_drawn_uniformly_from_every_start(size, steps):
+    # The draw goes through per-row counts; it must pick exactly what indexing the list of every start in time
+    # order, then copy order, would (the buffer may have wrapped), also from a buffer pickled without the counts.
+    buf = filled_buffer(size, steps)
+    oldest = buf.pos if buf.full else 0
+    n_starts = buf.filled() - 3 + 1
+    rows = (oldest + np.arange(n_starts)) % buf.buffer_size
+    k_all, env_all = np.nonzero(buf.episode_starts[rows])
+    pick = np.random.default_rng(7).integers(0, len(k_all), size=500)
+    k, env = buf._pick_episode_starts(oldest, n_starts, 500, np.random.default_rng(7))
+    assert np.array_equal(k, k_all[pick]) and np.array_equal(env, env_all[pick])
+    assert set(zip(k.tolist(), env.tolist())) == set(zip(k_all.tolist(), env_all.tolist()))  # every start drawn
+    old = buf.__getstate__() if hasattr(buf, "__getstate__") else dict(buf.__dict__)
+    old = {key: value for key, value in old.items() if key != "row_starts"}
+    restored = SequenceReplayBuffer.__new__(SequenceReplayBuffer)
+    restored.__setstate__(old)
+    again = restored._pick_episode_starts(oldest, n_starts, 500, np.random.default_rng(7))
+    assert np.array_equal(again[0], k) and np.array_equal(again[1], env)
+
+
 def test_buffer_too_short_for_a_window_says_so():
     buf = filled_buffer(size=20, steps=3)
     with pytest.raises(ValueError, match="sequence_length=5"):
@@ -107,6 +128,23 @@ def test_n_step_targets_by_hand():
     timeouts = th.tensor([[0.0, 0, 1, 0, 0, 0]])
     _, valid = n_step_targets(r, d, timeouts, v, 0.5, 2)
     assert valid.tolist() == [[True, False, False, True, True, True]]
+    # Returns longer than the window: the whole rest of each episode, the same for every n_step >= T.
+    whole, valid = n_step_targets(r, d, no_timeouts, v, 0.5, 6)
+    assert th.allclose(whole, th.tensor([[0.25, 0.5, 1, 0.5, 1, 2]])) and valid.all()
+    for longer in (7, 50):
+        target, valid_longer = n_step_targets(r, d, no_timeouts, v, 0.5, longer)
+        assert th.equal(target, whole) and th.equal(valid_longer, valid)
+
+
+def test_soft_update_is_polyak_averaging():
+    from stable_baselines3.common.utils import polyak_update
+
+    online = [th.randn(3, 4), th.randn(5)]
+    target = [th.randn(3, 4), th.randn(5)]
+    expected = [t.clone() for t in target]
+    polyak_update(online, expected, 0.005)
+    soft_update(online, target, 0.005)
+    assert all(th.equal(a, b) for a, b in zip(target, expected))
 
 
 # ------------------------------------------------------------------ network

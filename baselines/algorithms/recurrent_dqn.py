@@ -43,7 +43,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
-from stable_baselines3.common.utils import LinearSchedule, polyak_update
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
@@ -80,6 +80,7 @@ class SequenceReplayBuffer(ReplayBuffer):
                          optimize_memory_usage=False, handle_timeout_termination=handle_timeout_termination)
         self.store_states = store_states
         self.episode_starts = np.zeros((self.buffer_size, self.n_envs), dtype=bool)
+        self.row_starts = np.zeros(self.buffer_size, dtype=np.int64)  # episode starts per row (for sampling)
         self.state_h = self.state_c = np.zeros((0,), dtype=np.float32)  # sized at the first add_context
         self.state_shape = (0, 0)  # (layers, hidden), known at the first add_context
 
@@ -95,9 +96,32 @@ class SequenceReplayBuffer(ReplayBuffer):
             self.state_h[self.pos] = np.swapaxes(state[0], 0, 1)
             self.state_c[self.pos] = np.swapaxes(state[1], 0, 1)
         self.episode_starts[self.pos] = episode_starts
+        self.row_starts[self.pos] = np.count_nonzero(episode_starts)
 
     def filled(self) -> int:
         return self.buffer_size if self.full else self.pos
+
+    def _pick_episode_starts(self, oldest: int, n_starts: int, batch_size: int, rng: np.random.Generator
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """``batch_size`` episode starts drawn uniformly among those in the first ``n_starts`` rows after the
+        oldest, as (rows after the oldest, copy). The draw is the ``j``-th start in time order, then copy order;
+        it is found through the per-row counts rather than by listing every start of a buffer that at T-maze
+        length 200 holds 4M steps."""
+        counts = np.concatenate((self.row_starts[oldest:], self.row_starts[:oldest]))[:n_starts]
+        before = np.cumsum(counts)
+        if len(before) == 0 or before[-1] == 0:
+            raise ValueError("no episode start lies early enough in the buffer for a full window yet")
+        pick = rng.integers(0, before[-1], size=batch_size)
+        k = np.searchsorted(before, pick, side="right")
+        nth = pick - (before[k] - counts[k])  # which of row k's starts, in copy order
+        flags = self.episode_starts[(oldest + k) % self.buffer_size]  # [B, n_envs]
+        env = np.argmax(np.cumsum(flags, axis=1) > nth[:, None], axis=1)
+        return k, env
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # buffers pickled before the counts were kept
+        self.__dict__.update(state)
+        if "row_starts" not in state:
+            self.row_starts = self.episode_starts.sum(axis=1).astype(np.int64)
 
     def sample_sequences(self, batch_size: int, length: int, align: str, rng: np.random.Generator) -> SequenceBatch:
         """``batch_size`` windows of ``length`` steps that lie wholly in the written part of the buffer and never
@@ -108,12 +132,7 @@ class SequenceReplayBuffer(ReplayBuffer):
         oldest = self.pos if self.full else 0
         n_starts = filled - length + 1  # window starts, counted in steps after the oldest row
         if align == "episode":
-            rows = (oldest + np.arange(n_starts)) % self.buffer_size
-            k, env = np.nonzero(self.episode_starts[rows])
-            if len(k) == 0:
-                raise ValueError("no episode start lies early enough in the buffer for a full window yet")
-            pick = rng.integers(0, len(k), size=batch_size)
-            k, env = k[pick], env[pick]
+            k, env = self._pick_episode_starts(oldest, n_starts, batch_size, rng)
         else:
             k = rng.integers(0, n_starts, size=batch_size)
             env = rng.integers(0, self.n_envs, size=batch_size)
@@ -149,14 +168,26 @@ def n_step_targets(
     there; one that would need a value past the window's end, or past a time-limit truncation (whose next state is
     not in the window), is marked invalid.
     """
-    ends = dones * (1.0 - timeouts)  # true terminations
+    ends = (dones * (1.0 - timeouts)) > 0  # true terminations
+    running = dones == 0
+    discount = gamma * (1.0 - dones)
     target, valid = values, th.ones_like(values, dtype=th.bool)
-    for _ in range(n_step):
-        nxt = F.pad(target[:, 1:], (0, 1))
-        nxt_valid = F.pad(valid[:, 1:], (0, 1), value=False)
-        target = rewards + gamma * (1.0 - dones) * nxt
-        valid = (ends > 0) | ((dones == 0) & nxt_valid)
+    nxt, nxt_valid = th.zeros_like(values), th.zeros_like(valid)  # their last column stays past the window's end
+    # Each pass moves every return one step further; after T passes nothing inside a T-step window is left to add.
+    for _ in range(min(n_step, values.shape[1])):
+        nxt[:, :-1] = target[:, 1:]
+        nxt_valid[:, :-1] = valid[:, 1:]
+        target = rewards + discount * nxt
+        valid = ends | (running & nxt_valid)
     return target, valid
+
+
+def soft_update(params: list[th.Tensor], target_params: list[th.Tensor], tau: float) -> None:
+    """``target <- (1 - tau) * target + tau * online``, parameter by parameter: the arithmetic of SB3's
+    ``polyak_update`` in one batched call per operation."""
+    with th.no_grad():
+        th._foreach_mul_(target_params, 1.0 - tau)
+        th._foreach_add_(target_params, params, alpha=tau)
 
 
 class RecurrentDQN(OffPolicyAlgorithm):
@@ -319,13 +350,16 @@ class RecurrentDQN(OffPolicyAlgorithm):
     def _on_step(self) -> None:
         self._n_calls += 1
         if self._n_calls % max(self.target_update_interval // self.n_envs, 1) == 0:
-            polyak_update(self.q_net.parameters(), self.q_net_target.parameters(), self.tau)
+            soft_update(self._online_params, self._target_params, self.tau)
         self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
         self.logger.record("rollout/exploration_rate", self.exploration_rate)
 
     def _create_aliases(self) -> None:
         self.q_net = self.policy.q_net
         self.q_net_target = self.policy.q_net_target
+        # Listed once: walking the modules for them on every env step cost more than the update itself.
+        self._online_params = list(self.q_net.parameters())
+        self._target_params = list(self.q_net_target.parameters())
 
     # ------------------------------------------------------------------ learning
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
@@ -355,7 +389,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
             loss = (F.smooth_l1_loss(q_taken, target, reduction="none") * mask).sum() / mask.sum().clamp(min=1.0)
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.q_net.parameters(), self.max_grad_norm)
+            th.nn.utils.clip_grad_norm_(self._online_params, self.max_grad_norm, foreach=True)
             self.policy.optimizer.step()
             losses.append(loss.item())
             q_means.append(float((q_taken.detach() * mask).sum() / mask.sum().clamp(min=1.0)))
@@ -369,7 +403,7 @@ class RecurrentDQN(OffPolicyAlgorithm):
     # ------------------------------------------------------------------ saving
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "q_net", "q_net_target", "_acting_state", "_state_before",
-                "_acting_starts", "_sample_rng"]
+                "_acting_starts", "_sample_rng", "_online_params", "_target_params"]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer"], []
