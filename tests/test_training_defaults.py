@@ -53,6 +53,17 @@ def test_tmaze_budget_grows_with_the_corridor_and_compare_uses_it():
     assert explicit[0].steps == 1234
 
 
+def test_tmaze_dqn_budget_per_step_grows_beyond_length_100_and_the_lstm_buffer_does_not():
+    """Recurrent DQN: 10,000 steps per step of the episode up to length 100, then that times length / 100 (the
+    length-200 runs of the acceptance sweep used 4.02M); lstm_dqn's buffer stays at 10,000 per step."""
+    for length, steps in ((10, 110_000), (100, 1_010_000), (150, 2_265_000), (200, 4_020_000)):
+        kwargs = {"variant": "passive", "length": length}
+        for name in ("mlp_dqn", "lstm_dqn", "gru_dqn"):
+            assert resolve(name, TMAZE, kwargs).steps == steps, (name, length)
+        assert resolve("lstm_dqn", TMAZE, kwargs).algo_kwargs["buffer_size"] == 10_000 * (length + 1)
+    assert resolve("lstm", TMAZE, {"variant": "passive", "length": 200}).steps == 5000 * 201  # PPO's unchanged
+
+
 def test_tmaze_recurrent_ppo_entropy_shrinks_with_the_episode():
     """The recurrent T-maze PPO baselines' ent_coef is 0.01 up to length 29, then 0.3 / (length + 1) up to length
     100, so ent_coef times the episode's steps (what sets the share of sampled episodes that stay on schedule) stops
