@@ -136,6 +136,39 @@ def test_n_step_targets_by_hand():
         assert th.equal(target, whole) and th.equal(valid_longer, valid)
 
 
+@pytest.mark.parametrize("n_step", [1, 3, 11, 12, 40])
+def test_n_step_targets_match_the_definition_step_by_step(n_step):
+    # Random windows of 12 steps with terminations and truncations, against the definition written per element.
+    rng = np.random.default_rng(n_step)
+    b, t, gamma = 6, 12, 0.9
+    r = rng.normal(size=(b, t)).astype(np.float32)
+    d = (rng.random((b, t)) < 0.2).astype(np.float32)
+    to = d * (rng.random((b, t)) < 0.4).astype(np.float32)
+    v = rng.normal(size=(b, t)).astype(np.float32)
+    target, valid = n_step_targets(*(th.from_numpy(x) for x in (r, d, to, v)), gamma, n_step)
+    for i in range(b):
+        for j in range(t):
+            ret, k, ok = 0.0, j, True
+            while True:
+                ret += gamma ** (k - j) * r[i, k]
+                if d[i, k]:
+                    ok = not to[i, k]
+                    break
+                k += 1
+                if k - j == n_step:
+                    if k < t:
+                        ret += gamma ** n_step * v[i, k]
+                    else:
+                        ok = False
+                    break
+                if k == t:
+                    ok = False
+                    break
+            assert bool(valid[i, j]) == ok, (i, j)
+            if ok:
+                assert float(target[i, j]) == pytest.approx(ret, rel=1e-5, abs=1e-5), (i, j)
+
+
 def test_soft_update_is_polyak_averaging():
     from stable_baselines3.common.utils import polyak_update
 

@@ -167,19 +167,39 @@ def n_step_targets(
     ``values[b, t]`` is the bootstrap value of the state at step ``t``. A return that reaches a termination stops
     there; one that would need a value past the window's end, or past a time-limit truncation (whose next state is
     not in the window), is marked invalid.
+
+    Computed in NumPy (float32, the same operations in the same order as in torch, so the same numbers): the loops
+    run over time, and a torch call costs several times a NumPy one on arrays this small.
     """
-    ends = (dones * (1.0 - timeouts)) > 0  # true terminations
-    running = dones == 0
-    discount = gamma * (1.0 - dones)
-    target, valid = values, th.ones_like(values, dtype=th.bool)
-    nxt, nxt_valid = th.zeros_like(values), th.zeros_like(valid)  # their last column stays past the window's end
-    # Each pass moves every return one step further; after T passes nothing inside a T-step window is left to add.
-    for _ in range(min(n_step, values.shape[1])):
-        nxt[:, :-1] = target[:, 1:]
-        nxt_valid[:, :-1] = valid[:, 1:]
-        target = rewards + discount * nxt
-        valid = ends | (running & nxt_valid)
-    return target, valid
+    r, d, v = (x.detach().cpu().numpy() for x in (rewards, dones, values))
+    ends = (d * (np.float32(1.0) - timeouts.detach().cpu().numpy())) > 0  # true terminations
+    running = d == 0
+    discount = np.float32(gamma) * (np.float32(1.0) - d)
+    if n_step >= r.shape[1]:
+        target, valid = _whole_window_returns(r, discount, ends, running)
+    else:
+        target, valid = v, np.ones(v.shape, dtype=bool)
+        nxt, nxt_valid = np.zeros_like(v), np.zeros(v.shape, dtype=bool)  # last column: past the window's end
+        for _ in range(n_step):  # each pass moves every return one step further
+            nxt[:, :-1] = target[:, 1:]
+            nxt_valid[:, :-1] = valid[:, 1:]
+            target = r + discount * nxt
+            valid = ends | (running & nxt_valid)
+    return th.from_numpy(target).to(values.device), th.from_numpy(valid).to(values.device)
+
+
+def _whole_window_returns(r: np.ndarray, discount: np.ndarray, ends: np.ndarray, running: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """What ``n_step >= T`` passes of :func:`n_step_targets`' loop leave (every return runs to a termination or
+    off the window's end, where its value is 0 and it is invalid), computed backwards in one pass over time."""
+    r, discount, ends, running = (np.ascontiguousarray(x.T) for x in (r, discount, ends, running))  # [T, B]
+    target, valid = np.empty_like(r), np.empty(r.shape, dtype=bool)
+    nxt, nxt_valid = np.zeros(r.shape[1], dtype=r.dtype), np.zeros(r.shape[1], dtype=bool)
+    for t in range(r.shape[0] - 1, -1, -1):
+        target[t] = r[t] + discount[t] * nxt
+        valid[t] = ends[t] | (running[t] & nxt_valid)
+        nxt, nxt_valid = target[t], valid[t]
+    return target.T, valid.T
 
 
 def soft_update(params: list[th.Tensor], target_params: list[th.Tensor], tau: float) -> None:

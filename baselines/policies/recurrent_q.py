@@ -198,14 +198,14 @@ class RecurrentQPolicy(BasePolicy):
         ``episode_start`` is true). Exploration is the algorithm's (``RecurrentDQN.predict``)."""
         self.set_training_mode(False)
         obs, vectorized = self.obs_to_tensor(observation)
-        n = obs.shape[0]
+        n, device = obs.shape[0], obs.device  # (SB3's self.device walks the parameters on every call)
         with th.no_grad():
             if state is None:
                 st = self.q_net.initial_state(n)
-                starts = th.ones(n, device=self.device)
+                starts = th.ones(n, device=device)
             else:
-                st = (th.as_tensor(state[0], device=self.device), th.as_tensor(state[1], device=self.device))
-                starts = th.as_tensor(np.ones(n) if episode_start is None else episode_start, device=self.device)
+                st = (th.as_tensor(state[0], device=device), th.as_tensor(state[1], device=device))
+                starts = th.as_tensor(np.ones(n) if episode_start is None else episode_start, device=device)
             q, st = self.q_net.step(obs, st, starts)
             actions = q.argmax(dim=1).cpu().numpy()
         new_state = (st[0].cpu().numpy(), st[1].cpu().numpy())
