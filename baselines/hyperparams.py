@@ -318,9 +318,10 @@ def tmaze_dqn_steps(env_kwargs: dict[str, Any]) -> int:
 #: by ~100k steps at length 20, 240k at 50, 950k at 100 where it solved).
 TMAZE_DQN_STEPS_PER_CELL = 10_000
 #: Corridor length beyond which recurrent DQN's T-maze budget per step grows in proportion to the corridor (so the
-#: budget with its square). At length 200 and 10,000 steps per step of the episode the LSTM ended solved on 1 of 5
-#: seeds, its evaluations swinging between the optimum and the memoryless bound to the end; at twice that it
-#: solved 5 of 5, first at 1.41M-3.22M steps (docs/results/tmaze_acceptance.md).
+#: budget with its square). At length 200, seeds 0-4: with 10,000 steps per step of the episode the GRU ended solved
+#: on 4 and the LSTM on 1, their evaluations swinging between the optimum and the memoryless bound to the end; with
+#: twice that the GRU on 5 (first at 1.21M-2.21M steps), the LSTM on 5 in one set of runs and on fewer when the
+#: same runs were repeated on another machine (docs/results/tmaze_acceptance.md).
 TMAZE_DQN_LONG_CORRIDOR = 100
 
 
@@ -336,8 +337,8 @@ def _tmaze_lstm_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # 10-step + forget bias 1 5 of 5 (docs/results/tmaze_acceptance.md). Not for the GRU: with the same three changes
     # (bias 1 on its update gate) its length-100 runs ended solved on 3 of 5 seeds, against 4 of 5 with the
     # family's settings (docs/results/tmaze_acceptance.md, "What was tried and not kept").
-    # The buffer holds TMAZE_DQN_STEPS_PER_CELL steps per step of the episode: the whole run up to length 100, the
-    # first half of it at 200 (where it solved 5 of 5 seeds with the doubled budget).
+    # The buffer holds TMAZE_DQN_STEPS_PER_CELL steps per step of the episode: the whole run up to length 100, half
+    # of it at 200 (as in the doubled-budget runs that solved 5 of 5 seeds; a rerun of them solved fewer).
     buffer = TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs)
     return {"algo_kwargs": {"buffer_size": buffer, "n_step": min(10, limit)}}
 

@@ -32,6 +32,11 @@ def longest_solved_streak(successes: list[float]) -> int:
 
 def main(folder: Path) -> None:
     rows = json.loads((folder / "runs.json").read_text())["runs"]
+    unseen = [r for r in rows if not r.get("eval_curve")]  # runs whose periodic evaluations were not kept
+    rows = [r for r in rows if r.get("eval_curve")]
+    if unseen:
+        print(f"({len(unseen)} runs without their periodic evaluations left out: "
+              + ", ".join(f"{r['baseline']} {r['sweep_value']} s{r['seed']}" for r in unseen) + ")\n")
     print("| solved on k evaluations in a row | runs | final still solved | fell back (baseline, length, seed) |")
     print("|---|---|---|---|")
     for k in (1, 2, 3):
