@@ -326,7 +326,7 @@ TMAZE_DQN_LONG_CORRIDOR = 100
 
 
 def _tmaze_lstm_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    limit = tmaze_core(env_kwargs).max_steps
+    core = tmaze_core(env_kwargs)
     # With the family's settings the LSTM learned the length-100 cue and then lost it: its evaluations swung between
     # 1.0 and 0.5 and 3 of 5 seeds ended at 0.5. Once the greedy policy takes the right arm, a 100k buffer soon holds
     # almost no wrong-arm choices, and a Q-function that values both arms alike fits the rest without the cue. A
@@ -339,8 +339,8 @@ def _tmaze_lstm_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # family's settings (docs/results/tmaze_acceptance.md, "What was tried and not kept").
     # The buffer holds TMAZE_DQN_STEPS_PER_CELL steps per step of the episode: the whole run up to length 100, half
     # of it at 200 (as in the doubled-budget runs that solved 5 of 5 seeds; a rerun of them solved fewer).
-    buffer = TMAZE_DQN_STEPS_PER_CELL * tmaze_episode_steps(env_kwargs)
-    return {"algo_kwargs": {"buffer_size": buffer, "n_step": min(10, limit)}}
+    buffer = TMAZE_DQN_STEPS_PER_CELL * core.optimal_steps
+    return {"algo_kwargs": {"buffer_size": buffer, "n_step": min(10, core.max_steps)}}
 
 
 #: Per (``"*"``, ``"*ALGORITHM"`` or a baseline, family), what depends on the env's parameters: a function of the env

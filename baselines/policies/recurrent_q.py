@@ -172,8 +172,9 @@ class RecurrentQPolicy(BasePolicy):
         self.q_net_target.set_training_mode(False)
         # PyTorch batches the optimizer's arithmetic over the parameters only on GPUs unless asked; on CPUs the
         # per-parameter loop was a tenth of an update's time, and the batched one computes the same numbers.
-        kwargs = {"foreach": True, **self.optimizer_kwargs} if _takes_foreach(self.optimizer_class) else {
-            **self.optimizer_kwargs}
+        kwargs = dict(self.optimizer_kwargs)
+        if _takes_foreach(self.optimizer_class):
+            kwargs.setdefault("foreach", True)
         self.optimizer = self.optimizer_class(self.q_net.parameters(), lr=lr_schedule(1), **kwargs)
 
     def make_q_net(self) -> RecurrentQNetwork:
