@@ -7,8 +7,10 @@ Usage::
     python benchmarks/training_throughput.py --n-envs 8 --baselines lstm sb3-lstm --rounds 5
     python benchmarks/training_throughput.py --layout-only    # real fraction of the LSTM's time steps, no timing
 
-Every baseline (``mlp``, ``lstm``, ``gru``, ``iam`` from :func:`memenvs.baselines.make_model`, and ``sb3-lstm``:
-sb3-contrib's own ``RecurrentPPO`` with ``MlpLstmPolicy``) trains with the same PPO settings (``--n-steps``,
+Every baseline (``mlp``, ``lstm``, ``gru``, ``iam`` from :func:`memenvs.baselines.make_model`; ``gru-torch``: the
+``gru`` baseline with PyTorch's own GRU kernel in the update instead of the hand-written backward of
+:mod:`memenvs.baselines.policies.cpu_gru`; and ``sb3-lstm``: sb3-contrib's own ``RecurrentPPO`` with
+``MlpLstmPolicy``) trains with the same PPO settings (``--n-steps``,
 ``--batch-size``, ``--n-epochs``) and the same recurrent width (``--hidden``); everything else is the baseline's
 default for the env. A measurement is ``--iterations`` rollout+update cycles, model construction not timed. Rounds
 interleave all baselines and copy counts, so load from other processes hits every row alike; the table gives the
@@ -27,6 +29,7 @@ nothing else).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,8 +40,8 @@ from typing import Any, Callable
 
 import torch as th
 
-BASELINES = ("mlp", "lstm", "gru", "iam", "sb3-lstm")
-RECURRENT = ("lstm", "gru", "iam", "sb3-lstm")
+BASELINES = ("mlp", "lstm", "gru", "gru-torch", "iam", "sb3-lstm")
+RECURRENT = ("lstm", "gru", "gru-torch", "iam", "sb3-lstm")
 
 
 def machine_info(device: str) -> str:
@@ -95,10 +98,13 @@ def sync(device: str) -> None:
 
 def train_speed(name: str, n_envs: int, args: argparse.Namespace) -> float:
     """Env-steps/s of ``--iterations`` rollout+update cycles of baseline ``name`` on ``n_envs`` copies."""
-    model = build(name, n_envs, args)
+    from memenvs.baselines.policies import cpu_gru
+
+    model = build("gru" if name == "gru-torch" else name, n_envs, args)
     sync(args.device)
     start = time.perf_counter()
-    model.learn(args.iterations * args.n_steps * n_envs)
+    with cpu_gru.disabled() if name == "gru-torch" else contextlib.nullcontext():
+        model.learn(args.iterations * args.n_steps * n_envs)
     sync(args.device)
     elapsed = time.perf_counter() - start
     model.get_env().close()

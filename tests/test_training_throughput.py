@@ -26,7 +26,7 @@ def bench():
 
 def test_reports_every_baseline_at_every_copy_count(bench, tmp_path, capsys):
     out = bench.main([*TINY, "--json", str(tmp_path / "t.json")])
-    assert set(out["speeds"]) == {"mlp", "lstm", "gru", "iam", "sb3-lstm"}
+    assert set(out["speeds"]) == {"mlp", "lstm", "gru", "gru-torch", "iam", "sb3-lstm"}
     for per_n in out["speeds"].values():
         assert set(per_n) == {2, 3} and all(len(v) == 2 and min(v) > 0 for v in per_n.values())
     assert all(len(v) == 2 and min(v) > 0 for v in out["bare_lstm"].values())

@@ -20,6 +20,8 @@ from typing import Any, Sequence
 import torch as th
 from torch import nn
 
+from . import cpu_gru
+
 State = tuple[th.Tensor, th.Tensor]
 
 
@@ -72,7 +74,10 @@ class GRUCore(MemoryCore):
         self.rnn = nn.GRU(input_size, hidden_size, num_layers=num_layers, **gru_kwargs)
 
     def forward(self, x: th.Tensor, state: State) -> tuple[th.Tensor, State]:
-        y, h = self.rnn(x, state[0].contiguous())
+        if cpu_gru.usable(self.rnn, x):  # a gradient step on the CPU: the hand-written backward, several times faster
+            y, h = cpu_gru.gru(x, state[0], self.rnn)
+        else:
+            y, h = self.rnn(x, state[0].contiguous())
         return y, (h, state[1])
 
 
