@@ -6,7 +6,7 @@ the backward pass through those tiny operations costs several times the forward:
 length-200 T-maze the GRU's backward was 60 % of training time and its forward 25 %. Here the forward keeps, per
 step, the gate activations the backward needs, and the backward runs over time in one loop of a few NumPy
 operations per step; the weight gradients are then one matrix product over all steps. Recurrent PPO's GRU trained
-3.5-4x faster so (docs/results/training_throughput.md).
+4-5x faster so there, 2-3x at 128-step chunks of hidden 128 (docs/results/training_throughput.md).
 
 Not for the LSTM: PyTorch runs its CPU LSTM on oneDNN's fused kernels, which were twice as fast as the same
 scheme written for the LSTM's gates.
