@@ -29,6 +29,7 @@ from typing import Iterator
 import numpy as np
 import torch as th
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 _enabled = True
 
@@ -114,6 +115,7 @@ class _GRU(th.autograd.Function):
         return th.from_numpy(hs[1:].copy()), th.from_numpy(hs[t_len].copy())
 
     @staticmethod
+    @once_differentiable  # the backward is NumPy: no graph of it for a second derivative
     def backward(ctx, dy, dh_last):  # type: ignore[override]
         x, weight_ih, weight_hh = ctx.saved_tensors
         hs, rz, n, ghn = ctx.arrays
