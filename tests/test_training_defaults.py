@@ -53,14 +53,14 @@ def test_tmaze_budget_grows_with_the_corridor_and_compare_uses_it():
     assert explicit[0].steps == 1234
 
 
-def test_tmaze_dqn_budget_per_step_grows_beyond_length_100_and_the_lstm_buffer_does_not():
+def test_tmaze_dqn_budget_per_step_grows_beyond_length_100_and_the_lstm_buffer_holds_the_run():
     """Recurrent DQN: 10,000 steps per step of the episode up to length 100, then that times length / 100 (the
-    length-200 runs of the acceptance sweep used 4.02M); lstm_dqn's buffer stays at 10,000 per step."""
+    length-200 runs of the acceptance sweep used 4.02M); lstm_dqn's buffer holds the whole run."""
     for length, steps in ((10, 110_000), (100, 1_010_000), (150, 2_265_000), (200, 4_020_000)):
         kwargs = {"variant": "passive", "length": length}
         for name in ("mlp_dqn", "lstm_dqn", "gru_dqn"):
             assert resolve(name, TMAZE, kwargs).steps == steps, (name, length)
-        assert resolve("lstm_dqn", TMAZE, kwargs).algo_kwargs["buffer_size"] == 10_000 * (length + 1)
+        assert resolve("lstm_dqn", TMAZE, kwargs).algo_kwargs["buffer_size"] == steps
     assert resolve("lstm", TMAZE, {"variant": "passive", "length": 200}).steps == 5000 * 201  # PPO's unchanged
 
 
