@@ -309,7 +309,10 @@ def _tmaze_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
 def tmaze_dqn_steps(env_kwargs: dict[str, Any]) -> int:
     """Recurrent DQN's T-maze training budget: :data:`TMAZE_DQN_STEPS_PER_CELL` per step of the episode up to
     corridor length :data:`TMAZE_DQN_LONG_CORRIDOR`; beyond it the budget per step grows with the corridor."""
-    core = tmaze_core(env_kwargs)
+    return _dqn_steps(tmaze_core(env_kwargs))
+
+
+def _dqn_steps(core: Any) -> int:
     growth = max(1.0, core.params.length / TMAZE_DQN_LONG_CORRIDOR)
     return round(TMAZE_DQN_STEPS_PER_CELL * core.optimal_steps * growth)
 
@@ -342,8 +345,7 @@ def _tmaze_lstm_dqn_scaled(env_kwargs: dict[str, Any]) -> dict[str, Any]:
     # of the episode) let seeds 0, 1 and 3 reach the optimum and lose it once the first half of the run, its
     # wrong-arm choices with it, had left the buffer; with the whole run 4 of 5 seeds ended solved and the fifth at
     # the memoryless bound (docs/results/tmaze_acceptance.md).
-    buffer = tmaze_dqn_steps(env_kwargs)
-    return {"algo_kwargs": {"buffer_size": buffer, "n_step": min(10, core.max_steps)}}
+    return {"algo_kwargs": {"buffer_size": _dqn_steps(core), "n_step": min(10, core.max_steps)}}
 
 
 #: Per (``"*"``, ``"*ALGORITHM"`` or a baseline, family), what depends on the env's parameters: a function of the env
