@@ -2,7 +2,8 @@
 4M steps (Suau et al., "Influence-aware Memory Architectures for Deep Reinforcement Learning": PPO, 4e6 steps).
 
 Reads every finished run in the folder (``runs/*/result.json``, whichever ``memenvs compare`` invocation trained it:
-the runs land over several sessions, and compare's mid-run checkpoints carry the unfinished ones over), writes
+the runs land over several sessions, and compare's mid-run checkpoints carry the unfinished ones over) and the rows
+already in its committed ``runs.json``, writes
 compare's own tables for them (``runs.csv``, ``runs.json``, ``summary.md``, ``per_seed.md``, ``curves.png``) headed
 by the command below, and next to them:
 
@@ -43,9 +44,12 @@ SCRIPTS = {"uniform random": "random", "best reactive script": 1.0, "script know
 
 def finished_rows(folder: Path) -> list[dict[str, Any]]:
     """The result rows of the finished runs of :data:`COMMAND` in ``folder`` (whichever invocation trained them),
-    in the command's order: baseline, then seed."""
+    in the command's order: baseline, then seed. A run's ``runs/<id>/result.json`` wins; otherwise its row in the
+    folder's committed ``runs.json`` (``runs/`` is not committed, so a fresh clone has only those rows)."""
     runs = plan(["memenvs/Warehouse-v0"], list(BASELINES), [0, 1, 2], 4_000_000, 8)
-    done = load_done(folder, runs)
+    committed = folder / "runs.json"
+    done = {row["run_id"]: row for row in report.load_rows(committed)} if committed.is_file() else {}
+    done.update(load_done(folder, runs))
     return [done[r.run_id] for r in runs if r.run_id in done]
 
 
