@@ -168,6 +168,53 @@ def test_resume_skips_finished_runs(tiny, monkeypatch):
     assert calls == [] and len(again.skipped) == 6
 
 
+def test_a_fresh_clone_of_a_results_folder_resumes_from_its_committed_table(tiny, tmp_path, monkeypatch):
+    """A results folder commits ``runs.json`` but not ``runs/``: rerunning its command on a fresh clone retrains only
+    the runs the table lacks, keeps every committed row as it was, and a torn ``result.json`` falls back to the
+    table's row."""
+    import shutil
+
+    out = tmp_path / "clone"
+    shutil.copytree(tiny[0], out)
+    table = json.loads((out / "runs.json").read_text())
+    planned = {s.run_id for s in cmp.plan(TINY["envs"], TINY["baselines"], TINY["seeds"], TINY["steps"],
+                                          TINY["n_envs"], TINY["eval_episodes"], curve_points=TINY["curve_points"],
+                                          overrides=TINY["overrides"])}
+    table["runs"] = [r for r in table["runs"] if r["run_id"] in planned]  # other tests may have added runs
+    assert len(table["runs"]) == len(planned) == 4
+    dropped = table["runs"].pop()  # this run is missing from the committed table: it must be trained again
+    (out / "runs.json").write_text(json.dumps(table))
+    shutil.rmtree(out / "runs")
+    torn = table["runs"][0]["run_id"]
+    (out / "runs" / torn).mkdir(parents=True)
+    (out / "runs" / torn / "result.json").write_text('{"run_id": "')
+    calls = []
+
+    def counting(spec, progress=None, checkpoint_dir=None):
+        calls.append(spec)
+        return fake_payload(spec)
+
+    monkeypatch.setattr(running, "execute", counting)
+    result = cmp.compare(out=out, workers=1, **TINY)
+    assert [s.run_id for s in calls] == [dropped["run_id"]]
+    assert sorted(result.skipped) == sorted(r["run_id"] for r in table["runs"])
+    by_id = {r["run_id"]: r for r in result.rows}
+    for row in table["runs"]:
+        assert by_id[row["run_id"]]["final_return"] == row["final_return"]
+        assert by_id[row["run_id"]]["curve"] == row["curve"]
+    assert {r["run_id"] for r in json.loads((out / "runs.json").read_text())["runs"]} == set(by_id)
+
+
+def test_an_unreadable_table_is_no_finished_run(tmp_path):
+    from memenvs.baselines.compare import plan
+    from memenvs.baselines.compare.storage import load_done
+
+    runs = plan(["memenvs/TMaze-v0:length=4"], ["mlp"], [0], 64, 2)
+    for text in ("{not json", '{"columns": []}', '{"runs": 5}', '{"runs": [1, {"seed": 0}]}'):
+        (tmp_path / "runs.json").write_text(text)
+        assert load_done(tmp_path, runs) == {}
+
+
 def test_a_changed_default_is_a_new_run_not_a_reused_one(tiny, monkeypatch):
     """Resume keys on the run id; the id covers the baseline's resolved defaults, so after a change to the table
     (here the MLP's layer sizes) the finished runs are not reused for settings they were not made with."""

@@ -172,15 +172,22 @@ def write_rows(rows: Sequence[dict[str, Any]], out: str | Path) -> tuple[Path, P
     return csv_path, json_path
 
 
+#: Float columns that JSON stores as ``null`` when they are ``nan`` (JSON has no nan).
+NAN_COLUMNS = ("final_return", "return_se", "success_rate", "success_se", "memory_score", "best_return",
+               "best_success")
+
+
+def restore_nans(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row read back from JSON, with ``None`` turned back into ``nan`` in :data:`NAN_COLUMNS`."""
+    for key in NAN_COLUMNS:
+        if row.get(key) is None:
+            row[key] = math.nan
+    return row
+
+
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``runs.json`` (``None`` back to ``nan`` for the float columns)."""
-    rows = json.loads(Path(path).read_text())["runs"]
-    floats = ("final_return", "return_se", "success_rate", "success_se", "memory_score", "best_return", "best_success")
-    for row in rows:
-        for key in floats:
-            if row.get(key) is None:
-                row[key] = math.nan
-    return rows
+    """Rows of a ``runs.json``."""
+    return [restore_nans(row) for row in json.loads(Path(path).read_text())["runs"]]
 
 
 # ----------------------------------------------------------------------------- learning curves

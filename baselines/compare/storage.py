@@ -1,5 +1,6 @@
 """Storage and resume: a finished run's files under ``out/runs/<run_id>/``, ``result.json`` written last as the
-mark that it is done, and :func:`load_done`, which finds the runs a rerun can skip.
+mark that it is done, and :func:`load_done`, which finds the runs a rerun can skip (by those marks, and by the rows
+of the folder's ``runs.json``, which a results folder commits where it does not commit ``runs/``).
 
 Claims let several ``compare`` invocations on one ``--out`` share the work: before a run starts, its driver
 creates ``out/runs/<run_id>/claim.json`` with ``O_CREAT | O_EXCL`` (atomic, so exactly one invocation gets it) and
@@ -11,7 +12,6 @@ stale and taken over; one from another host is trusted (remove it by hand if tha
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import socket
@@ -113,19 +113,37 @@ def release(out: Path, run_id: str) -> None:
     _claim_path(out, run_id).unlink(missing_ok=True)
 
 
+def _table_rows(out: Path) -> dict[str, dict[str, Any]]:
+    """The rows of ``out/runs.json`` (the table :func:`.report.write_rows` writes) by run id; none if it is missing or
+    unreadable."""
+    try:
+        rows = json.loads((out / "runs.json").read_text())["runs"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        return {}
+    if not isinstance(rows, list):
+        return {}
+    return {row["run_id"]: report.restore_nans(row) for row in rows
+            if isinstance(row, dict) and isinstance(row.get("run_id"), str)}
+
+
 def load_done(out: Path, runs: Sequence[RunSpec]) -> dict[str, dict[str, Any]]:
-    """Rows of the runs of ``runs`` that already have a ``result.json`` in ``out``."""
+    """Rows of the runs of ``runs`` finished in ``out``: from their ``runs/<run_id>/result.json``, else from their
+    row in ``out/runs.json``. A results folder commits ``runs.json`` but not ``runs/`` (models and checkpoints are
+    large), so on a fresh clone the table is what says which runs are done: rerunning the folder's command then
+    trains only the missing ones. A run id covers the run's whole configuration (env, its arguments, baseline,
+    resolved hyperparameters, seed, budget), so a row with the same id is the same run."""
     done = {}
+    table = None
     for spec in runs:
         path = _run_dir(out, spec.run_id) / "result.json"
         if path.is_file():
             try:
-                row = json.loads(path.read_text())
+                done[spec.run_id] = report.restore_nans(json.loads(path.read_text()))
+                continue
             except json.JSONDecodeError:
-                continue  # a torn file from a crash: the run is simply redone
-            for key in ("final_return", "return_se", "success_rate", "success_se", "memory_score", "best_return",
-                        "best_success"):
-                if row.get(key) is None:
-                    row[key] = math.nan
-            done[spec.run_id] = row
+                pass  # a torn file from a crash: the table's row if it has one, else the run is redone
+        if table is None:
+            table = _table_rows(out)
+        if spec.run_id in table:
+            done[spec.run_id] = table[spec.run_id]
     return done

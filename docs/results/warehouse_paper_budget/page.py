@@ -44,12 +44,10 @@ SCRIPTS = {"uniform random": "random", "best reactive script": 1.0, "script know
 
 def finished_rows(folder: Path) -> list[dict[str, Any]]:
     """The result rows of the finished runs of :data:`COMMAND` in ``folder`` (whichever invocation trained them),
-    in the command's order: baseline, then seed. A run's ``runs/<id>/result.json`` wins; otherwise its row in the
-    folder's committed ``runs.json`` (``runs/`` is not committed, so a fresh clone has only those rows)."""
+    in the command's order: baseline, then seed (:func:`~memenvs.baselines.compare.storage.load_done`: a run's
+    ``runs/<id>/result.json``, else its row in the folder's committed ``runs.json``)."""
     runs = plan(["memenvs/Warehouse-v0"], list(BASELINES), [0, 1, 2], 4_000_000, 8)
-    committed = folder / "runs.json"
-    done = {row["run_id"]: row for row in report.load_rows(committed)} if committed.is_file() else {}
-    done.update(load_done(folder, runs))
+    done = load_done(folder, runs)
     return [done[r.run_id] for r in runs if r.run_id in done]
 
 
