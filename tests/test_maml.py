@@ -194,6 +194,30 @@ def test_comparison_script_runs_end_to_end_on_a_tiny_budget(tmp_path):
     assert args.paper and args.device == "cuda" and maml_comparison.PAPER_META_BATCH["cheetah"] == 40
 
 
+def test_the_report_shows_finished_runs_only_and_strides_its_per_iteration_table(tmp_path):
+    """A long run set is reported while some of its runs still train: their rows in ``runs.jsonl`` wait (else
+    they would cut every curve at the shortest run), and ``every`` keeps a 500-iteration table readable."""
+    def row(method, seed, it):
+        return {"env": "navigation", "method": method, "seed": seed, "iteration": it, "pre_return": -10.0 + it + seed,
+                "post_return": -5.0 + it + seed}
+
+    runs = [row(m, s, it) for m in ("mlp", "rnn") for s in (0, 1) for it in range(7)]
+    runs += [row("mlp", 2, it) for it in range(3)]  # still training
+    final = {"env": "navigation", "iterations": 7, "eval_pre_return": -3.0, "eval_post_return": -1.0,
+             "last_pre_return": -3.0, "last_post_return": -1.0, "wall_s": 10.0, "env_steps": 100,
+             "env_steps_per_s": 10.0}
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    (tmp_path / "final.jsonl").write_text("".join(json.dumps({**final, "method": m, "seed": s}) + "\n"
+                                                  for m in ("mlp", "rnn") for s in (0, 1)))
+    text = maml_comparison.report(str(tmp_path), every=3)
+    table = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [line.split(" | ")[0] for line in table] == ["| 0", "| 3", "| 6"]
+    assert "| 6 | -3.5 +- 0.5 | 1.5 +- 0.5 |" in text  # seeds 0 and 1 only: the unfinished seed 2 waits
+    assert "| mlp | 2 |" in text and "--every 3" in (tmp_path / "tables.md").read_text()
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        maml_comparison.report(str(tmp_path), every=0)
+
+
 @pytest.mark.parametrize("env_id, outer", [("memenvs/Navigation2D-v0", "trpo"), ("memenvs/HalfCheetahDir-v0", "ppo")])
 def test_an_interrupted_meta_training_resumes_exactly_from_its_checkpoint(tmp_path, env_id, outer):
     if "Cheetah" in env_id:

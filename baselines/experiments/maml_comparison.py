@@ -289,12 +289,17 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------ report
-def report(out: str) -> str:
-    """Markdown tables of ``OUT/final.jsonl`` (per seed, then mean +- SE) and ``OUT/curves_<env>.png``."""
+def report(out: str, every: int = 1) -> str:
+    """Markdown tables of ``OUT/final.jsonl`` (per seed, then mean +- SE, then the sampled returns of every
+    ``every``-th meta-iteration and the last) and ``OUT/curves_<env>.png``. Only finished runs (those in
+    ``final.jsonl``) are reported: the rows a run still training has written to ``runs.jsonl`` wait for it."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
     with open(os.path.join(out, "final.jsonl")) as f:
         finals = [json.loads(line) for line in f]
+    finished = {(r["env"], r["method"], r["seed"]) for r in finals}
     with open(os.path.join(out, "runs.jsonl")) as f:
-        runs = [json.loads(line) for line in f]
+        runs = [row for row in map(json.loads, f) if (row["env"], row["method"], row["seed"]) in finished]
     lines = []
     for env in dict.fromkeys(r["env"] for r in finals):
         rows = [r for r in finals if r["env"] == env]
@@ -318,20 +323,21 @@ def report(out: str) -> str:
             wall, rate = mean_se([r["wall_s"] for r in rs]), mean_se([r["env_steps_per_s"] for r in rs])
             fmt = " | ".join(f"{m:.2f} +- {s:.2f}" for m, s in (*cells, gain, *last))
             lines.append(f"| {method} | {len(rs)} | {fmt} | {wall[0]:.0f} | {rate[0]:.0f} |")
-        lines += ["", *per_iteration_table([r for r in runs if r["env"] == env]), ""]
+        lines += ["", *per_iteration_table([r for r in runs if r["env"] == env], every), ""]
         plot_curves([r for r in runs if r["env"] == env], os.path.join(out, f"curves_{env}.png"), ENVS[env])
     text = "\n".join(lines)
+    command = f"memenvs reproduce maml report --out {out}" + (f" --every {every}" if every > 1 else "")
     with open(os.path.join(out, "tables.md"), "w") as f:
-        f.write(f"# MAML comparison: tables\n\nWritten by `memenvs reproduce maml report --out {out}` from "
-                f"`final.jsonl` and `runs.jsonl`; the runs' commands are in `final.jsonl`.\n\n{text}")
+        f.write(f"# MAML comparison: tables\n\nWritten by `{command}` from `final.jsonl` and `runs.jsonl` (finished "
+                f"runs only); the runs' commands are in `final.jsonl`.\n\n{text}")
     return text
 
 
-def per_iteration_table(rows: list[dict[str, Any]]) -> list[str]:
-    """Markdown lines: the sampled pre/post returns of every meta-iteration (mean +- SE over seeds) and, in every
-    batch, the difference of post-adaptation returns MAML-RNN minus MAML-MLP with Welch's t (the difference over
-    its standard error) and Welch-Satterthwaite degrees of freedom (3 seeds per arm: 2 to 4, two-sided 5 % critical
-    value of t from 4.30 to 2.78)."""
+def per_iteration_table(rows: list[dict[str, Any]], every: int = 1) -> list[str]:
+    """Markdown lines: the sampled pre/post returns of every ``every``-th meta-iteration and the last (mean +- SE over
+    seeds) and, in each of those batches, the difference of post-adaptation returns MAML-RNN minus MAML-MLP with
+    Welch's t (the difference over its standard error) and Welch-Satterthwaite degrees of freedom (3 seeds per arm:
+    2 to 4, two-sided 5 % critical value of t from 4.30 to 2.78)."""
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     n = min(max(r["iteration"] for r in rows if r["method"] == m) + 1 for m in methods)
     table = {(r["method"], r["iteration"], r["seed"]): r for r in rows}
@@ -340,10 +346,11 @@ def per_iteration_table(rows: list[dict[str, Any]]) -> list[str]:
     compare = "mlp" in methods and "rnn" in methods
     if compare:
         header += ["rnn post - mlp post", "Welch t (df)"]
-    out = ["Per meta-iteration (returns of the sampled trajectories, mean +- SE over seeds; for meta_lstm pre/post "
+    which = "Per meta-iteration" if every == 1 else f"Meta-iterations 0, {every}, {2 * every}, ... and the last"
+    out = [f"{which} (returns of the sampled trajectories, mean +- SE over seeds; for meta_lstm pre/post "
            "are the first and second episode of a trial):", "", "| " + " | ".join(header) + " |",
            "|" + "---|" * len(header)]
-    for it in range(n):
+    for it in sorted({*range(0, n, every), n - 1}):
         cells = [str(it)]
         for m in methods:
             for key in ("pre_return", "post_return"):
@@ -415,8 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu")
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--out", default="docs/results/maml")
-    rep = sub.add_parser("report", help="tables and curves from OUT")
+    rep = sub.add_parser("report", help="tables and curves from OUT (finished runs)")
     rep.add_argument("--out", default="docs/results/maml")
+    rep.add_argument("--every", type=int, default=1, help="the per-iteration table's stride (default: every one)")
     return p
 
 
@@ -429,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.meta_batch_size = PAPER_META_BATCH[args.env]
         cmd_run(args)
     else:
-        print(report(args.out))
+        if args.every < 1:
+            build_parser().error(f"--every must be >= 1, got {args.every}")
+        print(report(args.out, args.every))
 
 
 if __name__ == "__main__":
