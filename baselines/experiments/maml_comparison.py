@@ -10,7 +10,8 @@ appends one row per meta-iteration to ``OUT/runs.jsonl`` and one row per finishe
 deterministic evaluation on 40 fixed tasks, wall time, env steps/s, the command) to ``OUT/final.jsonl``; runs
 already in ``final.jsonl`` are skipped, and a MAML run interrupted in the middle continues from its checkpoint in
 ``OUT/checkpoints`` (saved every 10 minutes; exactly the run it would have been), so an interrupted job resumes.
-``report`` writes the tables and the curves (mean +- standard error over seeds). ``--paper`` sets the paper's
+``report`` writes the tables and the curves of the finished runs (mean +- standard error over seeds; ``--every K``
+thins the per-iteration table to every K-th meta-iteration). ``--paper`` sets the paper's
 budget (500 meta-iterations, meta-batch 20 tasks for Navigation2D and 40 for HalfCheetahDir, 20 trajectories per
 task) unchanged; add ``--device cuda`` on a machine with a GPU.
 """
