@@ -117,13 +117,10 @@ def _table_rows(out: Path) -> dict[str, dict[str, Any]]:
     """The rows of ``out/runs.json`` (the table :func:`.report.write_rows` writes) by run id; none if it is missing or
     unreadable."""
     try:
-        rows = json.loads((out / "runs.json").read_text())["runs"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError):
+        rows = report.load_rows(out / "runs.json")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # missing, not JSON, or not rows of dicts
         return {}
-    if not isinstance(rows, list):
-        return {}
-    return {row["run_id"]: report.restore_nans(row) for row in rows
-            if isinstance(row, dict) and isinstance(row.get("run_id"), str)}
+    return {row["run_id"]: row for row in rows if isinstance(row.get("run_id"), str)}
 
 
 def load_done(out: Path, runs: Sequence[RunSpec]) -> dict[str, dict[str, Any]]:
