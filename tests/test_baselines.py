@@ -276,6 +276,32 @@ def test_forget_bias_starts_every_recurrent_gate_of_actor_and_critic_open(core):
 
 
 @pytest.mark.parametrize("core", ["lstm", "gru"])
+def test_chrono_horizon_spreads_the_gates_of_actor_and_critic_up_to_the_horizon(core, tmp_path):
+    """``chrono_horizon`` (as for the recurrent DQN) draws each unit's forget / update-gate bias in
+    ``[0, log(horizon - 1)]`` (LSTM input gates the negative), in both cores; it is saved with the model and
+    cannot be combined with ``forget_bias``."""
+    model = make_model(core, TMAZE, seed=3, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={"chrono_horizon": 201},
+                       **QUICK)
+    rnns = [m for m in model.policy.modules() if isinstance(m, (th.nn.LSTM, th.nn.GRU))]
+    assert len(rnns) == 2
+    for rnn in rnns:
+        size = rnn.hidden_size
+        keep = rnn.bias_ih_l0[size:2 * size]
+        assert th.all(keep >= 0) and th.all(keep <= np.log(200) + 1e-6) and keep.std() > 0.5
+        assert th.all(rnn.bias_hh_l0[size:2 * size] == 0.0)
+        if core == "lstm":
+            assert th.equal(rnn.bias_ih_l0[:size], -keep)
+    model.save(tmp_path / "m.zip")
+    loaded = type(model).load(tmp_path / "m.zip")
+    assert loaded.policy._get_constructor_parameters()["chrono_horizon"] == 201
+    with pytest.raises(ValueError, match="forget_bias or chrono_horizon"):
+        make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={"forget_bias": 1.0, "chrono_horizon": 201},
+                   **QUICK)
+    with pytest.raises(ValueError, match="chrono_horizon must be an integer >= 3"):
+        make_model(core, TMAZE, n_envs=2, env_kwargs=PASSIVE, policy_kwargs={"chrono_horizon": 2}, **QUICK)
+
+
+@pytest.mark.parametrize("core", ["lstm", "gru"])
 def test_obs_shortcut_heads_read_the_core_output_then_the_step_features(core, tmp_path):
     """With ``obs_shortcut`` the actor's and critic's heads read ``[core output, features]`` of the same step; the
     state is the plain core's; the model saves, loads and acts alike; a non-bool is refused."""

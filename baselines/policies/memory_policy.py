@@ -27,7 +27,7 @@ from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import GRUCore, LSTMCore, MemoryCore, ObservationShortcut, State, core_class, set_remember_bias
+from .cores import GRUCore, LSTMCore, MemoryCore, ObservationShortcut, State, core_class, set_chrono_bias, set_remember_bias
 from .critic_inputs import CriticInputsMixin, check_critic_only_features, hide_from_actor
 from .distributions import BoundedDistributionMixin, check_entropy_bonus, check_radius
 from .packing import SequencePacking, run_packed
@@ -80,6 +80,8 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             (``-KL(uniform || p)``, whose gradient does not vanish for a rarely taken action; same module).
         forget_bias: initial bias of the LSTM forget gates / GRU update gates of both cores (0, the default:
             PyTorch's initialisation), as for the recurrent DQN's.
+        chrono_horizon: instead of ``forget_bias``, the chrono initialisation of those gates for memories of up to
+            this many steps (:func:`~memenvs.baselines.policies.cores.set_chrono_bias`); ``None`` (default): off.
         critic_only_features: the last ``k`` observation features are seen by the critic (and its core) only
             (:mod:`~memenvs.baselines.policies.critic_inputs`); 0 (default): the actor sees everything.
         obs_shortcut: the heads read the current step's features beside the core's output
@@ -110,6 +112,7 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         entropy_bonus: str = "entropy",
         critic_only_features: int = 0,
         forget_bias: float = 0.0,
+        chrono_horizon: int | None = None,
         obs_shortcut: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -137,7 +140,12 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
         if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
             raise ValueError(f"forget_bias must be a number, got {forget_bias!r}")
         self.forget_bias = float(forget_bias)
-        if self.forget_bias:
+        if chrono_horizon is not None and self.forget_bias:
+            raise ValueError("give forget_bias or chrono_horizon, not both")
+        self.chrono_horizon = chrono_horizon
+        if chrono_horizon is not None:
+            set_chrono_bias(self, chrono_horizon)
+        elif self.forget_bias:
             set_remember_bias(self, self.forget_bias)
         self.lstm_output_dim = self._head_input_dim
         self.lstm_hidden_state_shape = (self.lstm_actor.num_layers, 1, self.lstm_actor.hidden_size)
@@ -184,6 +192,7 @@ class MemoryActorCriticPolicy(CriticInputsMixin, BoundedDistributionMixin, Recur
             core=self.core,
             core_kwargs=self.core_kwargs,
             forget_bias=self.forget_bias,
+            chrono_horizon=self.chrono_horizon,
             obs_shortcut=self.obs_shortcut,
         )
         return data
