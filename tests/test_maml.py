@@ -29,10 +29,12 @@ def _episodes(h=4, t=2, k=3, obs_dim=2, act_dim=2, seed=0, dtype=torch.float64):
     return ep
 
 
-def test_inner_update_is_the_hand_computed_policy_gradient():
+@pytest.mark.parametrize("average", ["trajectories", "steps"])
+def test_inner_update_is_the_hand_computed_policy_gradient(average):
     """A linear Gaussian policy mean = W o + b, log-std s: grad log pi is ((a - mu) / sigma^2) o^T for W,
-    (a - mu) / sigma^2 for b and (a - mu)^2 / sigma^2 - 1 for s; the inner step is theta + lr * mean(A grad log pi)
-    over each task's valid steps, one step per task."""
+    (a - mu) / sigma^2 for b and (a - mu)^2 / sigma^2 - 1 for s; the inner step is theta + lr * mean(A grad log pi),
+    one step per task, the mean taken over each trajectory's valid steps and then over the task's trajectories
+    (pytorch-maml-rl's) or over all the task's valid steps alike (two trajectories here end early)."""
     torch.manual_seed(0)
     policy = MAMLMLPPolicy(2, 2, hidden_sizes=()).double()
     with torch.no_grad():
@@ -40,24 +42,23 @@ def test_inner_update_is_the_hand_computed_policy_gradient():
         policy.layer0_bias.copy_(torch.tensor([0.1, -0.2]))
     ep = _episodes()
     lr = 0.37
-    fast = adapt(policy, policy.meta_parameters(), [ep], lr, create_graph=False)
+    fast = adapt(policy, policy.meta_parameters(), [ep], lr, create_graph=False, average=average)
     w, b, s = (p.detach().numpy() for p in (policy.layer0_weight, policy.layer0_bias, policy.log_std))
     obs, act, adv, mask = (x.numpy() for x in (ep.obs, ep.actions, ep.advantages, ep.mask))
     for task in range(2):
-        gw, gb, gs, n = np.zeros_like(w), np.zeros_like(b), np.zeros_like(s), 0
-        for t in range(4):
-            for k in range(3):
-                if mask[t, task, k] == 0:
-                    continue
+        gw, gb, gs = np.zeros_like(w), np.zeros_like(b), np.zeros_like(s)
+        for k in range(3):
+            length = int(mask[:, task, k].sum())
+            weight = 1 / (3 * length) if average == "trajectories" else 1 / mask[:, task].sum()
+            for t in range(length):
                 o, a, advantage = obs[t, task, k], act[t, task, k], adv[t, task, k]
                 z = (a - (w @ o + b)) / np.exp(2 * s)
-                gw += advantage * np.outer(z, o)
-                gb += advantage * z
-                gs += advantage * ((a - (w @ o + b)) ** 2 / np.exp(2 * s) - 1)
-                n += 1
-        np.testing.assert_allclose(fast["layer0_weight"][task].detach().numpy(), w + lr * gw / n, rtol=1e-10)
-        np.testing.assert_allclose(fast["layer0_bias"][task].detach().numpy(), b + lr * gb / n, rtol=1e-10)
-        np.testing.assert_allclose(fast["log_std"][task].detach().numpy(), s + lr * gs / n, rtol=1e-10)
+                gw += weight * advantage * np.outer(z, o)
+                gb += weight * advantage * z
+                gs += weight * advantage * ((a - (w @ o + b)) ** 2 / np.exp(2 * s) - 1)
+        np.testing.assert_allclose(fast["layer0_weight"][task].detach().numpy(), w + lr * gw, rtol=1e-10)
+        np.testing.assert_allclose(fast["layer0_bias"][task].detach().numpy(), b + lr * gb, rtol=1e-10)
+        np.testing.assert_allclose(fast["log_std"][task].detach().numpy(), s + lr * gs, rtol=1e-10)
 
 
 @pytest.mark.parametrize("policy_class", [MAMLMLPPolicy, MAMLRNNPolicy])
@@ -117,11 +118,22 @@ def test_linear_feature_baseline_fits_returns_that_are_linear_in_its_features():
 
 
 def test_advantages_are_normalised_per_task_over_valid_steps():
-    ep = compute_advantages(_episodes(h=6, k=5, dtype=torch.float32), 0.99)
+    """Centred and scaled per task with the same mean as the losses: over all valid steps (``"steps"``), or over
+    trajectories of each one's mean over its steps (``"trajectories"``, pytorch-maml-rl's ``weighted_normalize``)."""
+    ep = compute_advantages(_episodes(h=6, k=5, dtype=torch.float32), 0.99, "steps")
     for task in range(2):
         valid = ep.advantages[:, task][ep.mask[:, task] > 0]
         assert abs(valid.mean().item()) < 1e-5 and abs(valid.std(unbiased=False).item() - 1) < 1e-3
     assert (ep.advantages[ep.mask == 0] == 0).all()
+    ep = compute_advantages(_episodes(h=6, k=5, dtype=torch.float32), 0.99, "trajectories")
+    m = ep.mask
+    mean = ((ep.advantages * m).sum(0) / m.sum(0)).mean(-1)
+    second = ((ep.advantages ** 2 * m).sum(0) / m.sum(0)).mean(-1)
+    np.testing.assert_allclose(mean.numpy(), 0, atol=1e-5)
+    np.testing.assert_allclose(second.numpy(), 1, atol=1e-3)
+    assert (ep.advantages[m == 0] == 0).all()
+    with pytest.raises(ValueError, match="average must be one of 'trajectories', 'steps'; got 'episodes'"):
+        MAMLConfig(average="episodes")
 
 
 def test_collect_batches_tasks_and_copies_and_masks_finished_episodes():
@@ -192,6 +204,18 @@ def test_comparison_script_runs_end_to_end_on_a_tiny_budget(tmp_path):
     assert "| mlp | 2 |" in text and "| meta_lstm | 2 |" in text and (tmp_path / "curves_navigation.png").exists()
     args = maml_comparison.build_parser().parse_args(["run", "--env", "cheetah", "--paper", "--device", "cuda"])
     assert args.paper and args.device == "cuda" and maml_comparison.PAPER_META_BATCH["cheetah"] == 40
+    # --paper is pytorch-maml-rl's configuration, its 64-64 policy included; the sizes are part of a run's identity
+    assert maml_comparison.hidden_sizes(True, None) == (64, 64)
+    assert maml_comparison.hidden_sizes(False, None) == (100, 100)
+    assert maml_comparison.hidden_sizes(True, [100, 100]) == (100, 100)
+    with pytest.raises(ValueError, match="--hidden sizes must be integers >= 1"):
+        maml_comparison.hidden_sizes(False, [0])
+    assert [r["hidden_sizes"] for r in finals] == [[4], [4], [], [4], [4], [], [4]]
+    with pytest.raises(SystemExit, match="hidden sizes \\(4,\\) and average .trajectories., not \\(5,\\)"):
+        maml_comparison.main(["run", "--env", "navigation", "--methods", "mlp", "--seeds", "0", "--iterations", "1",
+                              "--meta-batch-size", "2", "--fast-batch-size", "1", "--hidden", "5", "--max-steps", "10",
+                              "--out", out])
+    assert len((tmp_path / "final.jsonl").read_text().splitlines()) == 7
 
 
 def test_the_report_shows_finished_runs_only_and_strides_its_per_iteration_table(tmp_path):

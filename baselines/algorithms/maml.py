@@ -20,6 +20,11 @@ configs: fast lr 0.1, one inner step, 20 trajectories per task, meta-batch 20 ta
 gamma 0.99, GAE lambda 1 (plain returns minus the baseline), normalised advantages, TRPO max KL 0.01 with 10 CG
 iterations, damping 1e-5 and a 15-step line search with ratio 0.8, and the linear feature baseline of Duan et al.
 (2016): ``[obs, obs**2, t/100, (t/100)**2, (t/100)**3, 1]`` fitted by ridge regression to the discounted returns.
+Means over a task's steps (the losses, the KL, the advantages' normalisation) are pytorch-maml-rl's: each
+trajectory's mean over its own steps, then the mean over the task's trajectories, so a trajectory that reaches the
+goal early weighs as much as a full one (``average="trajectories"``). ``average="steps"`` weighs every step the
+same instead (memenvs' rule until 2026-12-01): on Navigation2D its post-adaptation return fell after about 80
+meta-iterations where the reference's did not (docs/results/maml_reference).
 MAML is not an SB3 algorithm, so it has no row in :mod:`memenvs.baselines.hyperparams`: :class:`MAMLConfig` holds its
 defaults and :func:`train_maml` is its entry point.
 """
@@ -38,6 +43,10 @@ import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from ..policies.maml_policies import MAMLPolicy, Params
+
+
+#: How a task's steps are averaged: each trajectory's mean first (pytorch-maml-rl), or every step alike.
+AVERAGES = ("trajectories", "steps")
 
 
 @dataclasses.dataclass
@@ -59,10 +68,13 @@ class MAMLConfig:
     ppo_epochs: int = 5
     ppo_clip: float = 0.2
     ppo_lr: float = 3e-4
+    average: str = "trajectories"
 
     def __post_init__(self) -> None:
         if self.outer not in ("trpo", "ppo"):
             raise ValueError(f"outer must be one of 'trpo', 'ppo'; got {self.outer!r}")
+        if self.average not in AVERAGES:
+            raise ValueError(f"average must be one of {', '.join(map(repr, AVERAGES))}; got {self.average!r}")
         for name in ("num_inner_steps", "meta_batch_size", "fast_batch_size", "cg_iters", "ls_max_steps",
                      "ppo_epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
@@ -169,33 +181,37 @@ def linear_feature_baseline(episodes: Episodes, returns: torch.Tensor, reg: floa
     return values.float() * episodes.mask
 
 
-def compute_advantages(episodes: Episodes, gamma: float) -> Episodes:
-    """Advantages with GAE lambda = 1 (discounted return minus the baseline), normalised per task over the valid
-    steps, as pytorch-maml-rl does."""
+def compute_advantages(episodes: Episodes, gamma: float, average: str = "trajectories") -> Episodes:
+    """Advantages with GAE lambda = 1 (discounted return minus the baseline), normalised per task (mean and
+    variance by :func:`per_task_mean`), as pytorch-maml-rl does."""
     returns = discounted_returns(episodes.rewards, episodes.mask, gamma)
     adv = returns - linear_feature_baseline(episodes, returns)
-    n = episodes.mask.sum((0, 2), keepdim=True)
-    mean = (adv * episodes.mask).sum((0, 2), keepdim=True) / n
-    var = (((adv - mean) * episodes.mask) ** 2).sum((0, 2), keepdim=True) / n
+    mean = per_task_mean(adv, episodes.mask, average).view(1, -1, 1)
+    var = per_task_mean((adv - mean) ** 2, episodes.mask, average).view(1, -1, 1)
     episodes.advantages = (adv - mean) / (var.sqrt() + 1e-8) * episodes.mask
     return episodes
 
 
 # ---------------------------------------------------------------------------------------------------- inner loop
-def per_task_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` ``(H, T, K)`` over each task's valid steps, ``(T,)``."""
-    return (x * mask).sum((0, 2)) / mask.sum((0, 2))
+def per_task_mean(x: torch.Tensor, mask: torch.Tensor, average: str = "trajectories") -> torch.Tensor:
+    """Mean of ``x`` ``(H, T, K)`` over each task's valid steps, ``(T,)``: with ``"trajectories"`` the mean over
+    the task's trajectories of each one's mean over its own steps (pytorch-maml-rl's ``weighted_mean``), with
+    ``"steps"`` the mean over all its valid steps. The two agree when every trajectory runs to the horizon."""
+    if average == "steps":
+        return (x * mask).sum((0, 2)) / mask.sum((0, 2))
+    return ((x * mask).sum(0) / mask.sum(0).clamp(min=1)).mean(-1)
 
 
-def reinforce_loss(policy: MAMLPolicy, params: Params, episodes: Episodes) -> torch.Tensor:
+def reinforce_loss(policy: MAMLPolicy, params: Params, episodes: Episodes,
+                   average: str = "trajectories") -> torch.Tensor:
     """Per-task REINFORCE loss ``-mean(log pi(a|s) * A)`` over each task's valid steps, ``(T,)``."""
     mean, log_std = policy.sequence(episodes.obs, params)
     log_prob = gaussian_log_prob(episodes.actions, mean, log_std)
-    return -per_task_mean(log_prob * episodes.advantages, episodes.mask)
+    return -per_task_mean(log_prob * episodes.advantages, episodes.mask, average)
 
 
 def adapt(policy: MAMLPolicy, params: Params, batches: list[Episodes], fast_lr: float,
-          create_graph: bool) -> Params:
+          create_graph: bool, average: str = "trajectories") -> Params:
     """``num_inner_steps`` policy-gradient steps per task: ``theta_i <- theta_i - fast_lr * grad L_i(theta_i)`` with
     one batch of trajectories per step. The shared ``params`` get a task axis first (an expanded view, so the
     gradient of the summed per-task losses with respect to it is each task's own gradient). With ``create_graph``
@@ -208,7 +224,7 @@ def adapt(policy: MAMLPolicy, params: Params, batches: list[Episodes], fast_lr: 
         fast = {n: (p.unsqueeze(0).expand(t_count, *p.shape) if p.dim() == getattr(policy, n).dim() else p)
                 for n, p in params.items()}
         for episodes in batches:
-            loss = reinforce_loss(policy, fast, episodes).sum()
+            loss = reinforce_loss(policy, fast, episodes, average).sum()
             grads = torch.autograd.grad(loss, list(fast.values()), create_graph=create_graph)
             fast = {n: p - fast_lr * g for (n, p), g in zip(fast.items(), grads)}
     return fast
@@ -220,18 +236,18 @@ def surrogate(policy: MAMLPolicy, params: Params, train: list[Episodes], valid: 
               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Mean over tasks of the post-adaptation importance-weighted loss ``-mean(ratio * A)`` and of the KL from the
     ``old`` adapted policies (itself if None), plus the adapted policies' (log-prob, mean, log-std)."""
-    fast = adapt(policy, params, train, cfg.fast_lr, create_graph)
+    fast = adapt(policy, params, train, cfg.fast_lr, create_graph, cfg.average)
     mean, log_std = policy.sequence(valid.obs, fast)
     log_prob = gaussian_log_prob(valid.actions, mean, log_std)
     if old is None:
         old = (log_prob.detach(), mean.detach(), log_std.detach())
     old_log_prob, old_mean, old_log_std = old
     ratio = torch.exp(log_prob - old_log_prob)
-    loss = -per_task_mean(ratio * valid.advantages, valid.mask).mean()
+    loss = -per_task_mean(ratio * valid.advantages, valid.mask, cfg.average).mean()
     # KL(old || new) of diagonal Gaussians, summed over action dimensions.
     var, old_var = torch.exp(2 * log_std), torch.exp(2 * old_log_std)
     kl = (log_std - old_log_std + (old_var + (old_mean - mean) ** 2) / (2 * var) - 0.5).sum(-1)
-    kl = per_task_mean(kl.expand_as(valid.mask), valid.mask).mean()
+    kl = per_task_mean(kl.expand_as(valid.mask), valid.mask, cfg.average).mean()
     return loss, kl, old
 
 
@@ -287,7 +303,7 @@ def ppo_step(policy: MAMLPolicy, train: list[Episodes], valid: Episodes, cfg: MA
     old = None
     for _ in range(cfg.ppo_epochs):
         params = policy.meta_parameters()
-        fast = adapt(policy, params, train, cfg.fast_lr, create_graph=False)
+        fast = adapt(policy, params, train, cfg.fast_lr, False, cfg.average)
         mean, log_std = policy.sequence(valid.obs, fast)
         log_prob = gaussian_log_prob(valid.actions, mean, log_std)
         if old is None:
@@ -295,7 +311,7 @@ def ppo_step(policy: MAMLPolicy, train: list[Episodes], valid: Episodes, cfg: MA
         ratio = torch.exp(log_prob - old)
         clipped = torch.clamp(ratio, 1 - cfg.ppo_clip, 1 + cfg.ppo_clip)
         objective = torch.minimum(ratio * valid.advantages, clipped * valid.advantages)
-        loss = -per_task_mean(objective, valid.mask).mean()
+        loss = -per_task_mean(objective, valid.mask, cfg.average).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -311,10 +327,12 @@ def meta_iteration(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAMLConf
     params = {n: p.detach() for n, p in policy.meta_parameters().items()}
     train, fast = [], params
     for _ in range(cfg.num_inner_steps):
-        episodes = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma)
+        episodes = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
+                                      cfg.average)
         train.append(episodes)
-        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, create_graph=False).items()}
-    valid = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma)
+        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, False, cfg.average).items()}
+    valid = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
+                               cfg.average)
     if cfg.outer == "trpo":
         logs = trpo_step(policy, train, valid, cfg)
     else:
@@ -333,8 +351,10 @@ def evaluate_adaptation(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAM
     pre = collect(envs, policy, params, tasks, k, generator, True, device).returns().mean().item()
     train, fast = [], params
     for _ in range(cfg.num_inner_steps):
-        train.append(compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma))
-        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, create_graph=False).items()}
+        episodes = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
+                                      cfg.average)
+        train.append(episodes)
+        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, False, cfg.average).items()}
     post = collect(envs, policy, fast, tasks, k, generator, True, device).returns().mean().item()
     return {"pre_return": pre, "post_return": post}
 

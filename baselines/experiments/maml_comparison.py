@@ -11,9 +11,14 @@ deterministic evaluation on 40 fixed tasks, wall time, env steps/s, the command)
 already in ``final.jsonl`` are skipped, and a MAML run interrupted in the middle continues from its checkpoint in
 ``OUT/checkpoints`` (saved every 10 minutes; exactly the run it would have been), so an interrupted job resumes.
 ``report`` writes the tables and the curves of the finished runs (mean +- standard error over seeds; ``--every K``
-thins the per-iteration table to every K-th meta-iteration). ``--paper`` sets the paper's
-budget (500 meta-iterations, meta-batch 20 tasks for Navigation2D and 40 for HalfCheetahDir, 20 trajectories per
-task) unchanged; add ``--device cuda`` on a machine with a GPU.
+thins the per-iteration table to every K-th meta-iteration). ``--paper`` runs the configuration of
+``tristandeleu/pytorch-maml-rl`` (the implementation the founding document used; its ``configs/maml/2d-navigation.yaml``
+and ``halfcheetah-dir.yaml``) unchanged: the MAML paper's budget (500 meta-iterations, meta-batch 20 tasks for
+Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task, horizon 100) and its policy, two hidden layers of
+64 tanh units; add ``--device cuda`` on a machine with a GPU. Without ``--paper`` the hidden layers default to Finn
+et al.'s (2017) two of 100 (their code, ``cbfinn/maml_rl``, used ReLU; every memenvs MAML policy uses tanh). A
+run is known by its configuration: ``final.jsonl`` records the hidden sizes, and a run with other sizes in the same
+folder is not taken for a finished one.
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..algorithms.maml import AVERAGES
 from ..statistics import mean_se
 
 ENVS = {"navigation": "memenvs/Navigation2D-v0", "cheetah": "memenvs/HalfCheetahDir-v0"}
 #: The paper's meta-batch size (tasks per meta-iteration) per env; 20 trajectories per task and 500 iterations.
 PAPER_META_BATCH = {"navigation": 20, "cheetah": 40}
 PAPER_ITERATIONS = 500
+#: pytorch-maml-rl's hidden layers for both envs (64, 64, tanh); Finn et al.'s paper: (100, 100).
+PAPER_HIDDEN = (64, 64)
+DEFAULT_HIDDEN = (100, 100)
 METHODS = ("mlp", "rnn", "meta_lstm")
 EVAL_TASKS, EVAL_SEED = 40, 12345
 
@@ -81,7 +90,7 @@ def _drop_rows_from(runs_path: str, env: str, method: str, seed: int, iteration:
 
 def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int, device: str,
              hidden: tuple[int, ...], runs_path: str | None, max_steps: int | None = None,
-             checkpoint: str | None = None) -> dict[str, Any]:
+             checkpoint: str | None = None, average: str = "trajectories") -> dict[str, Any]:
     """Meta-train one MAML policy and evaluate it; rows go to ``runs_path`` as they come. With ``checkpoint`` the
     training saves its state there every 10 minutes and an interrupted run resumes exactly where it was
     (:func:`~memenvs.baselines.algorithms.maml.train_maml`); the file is removed once the run is evaluated."""
@@ -95,7 +104,7 @@ def run_maml(env: str, method: str, seed: int, iterations: int, meta_batch: int,
     obs_dim, act_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
     probe.close()
     policy = POLICIES[method](obs_dim, act_dim, hidden_sizes=hidden).to(device)
-    cfg = MAMLConfig(meta_batch_size=meta_batch, fast_batch_size=fast_batch)
+    cfg = MAMLConfig(meta_batch_size=meta_batch, fast_batch_size=fast_batch, average=average)
 
     logged = False
 
@@ -251,11 +260,31 @@ def evaluate_meta_lstm(model: Any, env: str, tasks: np.ndarray, seed: int, kwarg
     return float(returns[:, 0].mean()), float(returns[:, 1].mean())
 
 
-def done_runs(path: str) -> set[tuple[str, str, int]]:
+def hidden_sizes(paper: bool, hidden: Sequence[int] | None) -> tuple[int, ...]:
+    """The MAML policies' hidden sizes: ``hidden`` if given, else pytorch-maml-rl's with ``paper``, else Finn et
+    al.'s."""
+    if hidden is None:
+        return PAPER_HIDDEN if paper else DEFAULT_HIDDEN
+    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+        raise ValueError(f"--hidden sizes must be integers >= 1, got {list(hidden)}")
+    return tuple(hidden)
+
+
+def run_key(row: dict[str, Any]) -> tuple[str, str, int, tuple[int, ...], str]:
+    """What identifies a finished run in ``final.jsonl``: env, method, seed, hidden sizes and averaging rule (the
+    meta-LSTM has neither; rows written before they were recorded ran with the then defaults, Finn et al.'s
+    100-100 and every step weighed alike)."""
+    if row["method"] == "meta_lstm":
+        return row["env"], row["method"], row["seed"], (), ""
+    return (row["env"], row["method"], row["seed"], tuple(row.get("hidden_sizes", DEFAULT_HIDDEN)),
+            row.get("average", "steps"))
+
+
+def done_runs(path: str) -> set[tuple[str, str, int, tuple[int, ...], str]]:
     if not os.path.exists(path):
         return set()
     with open(path) as f:
-        return {(r["env"], r["method"], r["seed"]) for r in map(json.loads, f)}
+        return {run_key(r) for r in map(json.loads, f)}
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -268,11 +297,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.paper:
         args.max_steps = None
     command = "memenvs reproduce maml " + " ".join(map(shlex.quote, args.argv))
+    if os.path.exists(final_path):  # one configuration per folder: runs.jsonl rows do not carry it
+        with open(final_path) as f:
+            other = {run_key(r)[3:] for r in map(json.loads, f)
+                     if r["env"] == args.env and r["method"] != "meta_lstm"} - {(tuple(args.hidden), args.average)}
+        if other and set(args.methods) - {"meta_lstm"}:
+            hidden, average = sorted(other)[0]
+            raise SystemExit(f"{args.out} holds MAML runs on {args.env} with hidden sizes {hidden} and average "
+                             f"{average!r}, not {tuple(args.hidden)} and {args.average!r}: give another --out for "
+                             "another configuration")
     for seed in args.seeds:  # seeds outermost: an interrupted job leaves every method with as many seeds
         for method in args.methods:
-            if (args.env, method, seed) in done_runs(final_path):
-                continue
             hidden = () if method == "meta_lstm" else tuple(args.hidden)
+            key = run_key({"env": args.env, "method": method, "seed": seed, "hidden_sizes": hidden,
+                           "average": args.average})
+            if key in done_runs(final_path):
+                continue
             stem = checkpoint_stem(args.out, args.env, method, seed, iterations, meta_batch, fast_batch, hidden,
                                    args.max_steps)
             if method == "meta_lstm":
@@ -280,9 +320,11 @@ def cmd_run(args: argparse.Namespace) -> None:
                                        eval_tasks(args.env), EVAL_SEED, args.max_steps, stem)
             else:
                 result = run_maml(args.env, method, seed, iterations, meta_batch, fast_batch, args.device, hidden,
-                                  runs_path, args.max_steps, stem + ".pt")
+                                  runs_path, args.max_steps, stem + ".pt", args.average)
             row = {"env": args.env, "method": method, "seed": seed, "iterations": iterations,
-                   "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "device": args.device,
+                   "meta_batch_size": meta_batch, "fast_batch_size": fast_batch, "hidden_sizes": list(hidden),
+                   **({} if method == "meta_lstm" else {"average": args.average}),
+                   "device": args.device,
                    **result, "command": command}
             with open(final_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
@@ -305,10 +347,11 @@ def report(out: str, every: int = 1) -> str:
     for env in dict.fromkeys(r["env"] for r in finals):
         rows = [r for r in finals if r["env"] == env]
         lines += [f"## {ENVS[env]}", "", "Per seed (final policy; eval = deterministic, 40 fixed tasks):", "",
-                  "| method | seed | iterations | eval pre | eval post | last-iteration pre | last-iteration post "
-                  "| wall (s) | env steps | env steps/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| method | seed | hidden | iterations | eval pre | eval post | last-iteration pre "
+                  "| last-iteration post | wall (s) | env steps | env steps/s |", "|" + "---|" * 11]
         for r in sorted(rows, key=lambda r: (METHODS.index(r["method"]), r["seed"])):
-            lines.append(f"| {r['method']} | {r['seed']} | {r['iterations']} | {r['eval_pre_return']:.2f} | "
+            hidden = "-".join(map(str, run_key(r)[3])) or "LSTM 48"
+            lines.append(f"| {r['method']} | {r['seed']} | {hidden} | {r['iterations']} | {r['eval_pre_return']:.2f} | "
                          f"{r['eval_post_return']:.2f} | {r['last_pre_return']:.2f} | {r['last_post_return']:.2f} | "
                          f"{r['wall_s']:.0f} | {r['env_steps']} | {r['env_steps_per_s']:.0f} |")
         lines += ["", "Mean +- SE over seeds:", "", "| method | seeds | eval pre | eval post | eval post - pre "
@@ -417,9 +460,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--iterations", type=int, default=PAPER_ITERATIONS, help="meta-iterations")
     r.add_argument("--meta-batch-size", type=int, default=None, help="tasks per meta-iteration (default: paper's)")
     r.add_argument("--fast-batch-size", type=int, default=20, help="trajectories per task")
-    r.add_argument("--hidden", nargs="+", type=int, default=[100, 100], help="hidden sizes (paper: 100 100)")
+    r.add_argument("--hidden", nargs="+", type=int, default=None,
+                   help="hidden sizes of the MAML policies (default: 100 100, Finn et al.'s; with --paper 64 64)")
+    r.add_argument("--average", choices=AVERAGES, default="trajectories",
+                   help="how a task's steps are averaged in MAML's losses (default: each trajectory's mean first, "
+                        "as pytorch-maml-rl; 'steps': every step alike, memenvs' rule before 2026-12-01)")
     r.add_argument("--max-steps", type=int, default=None, help="shorter episodes (default: the paper's horizon)")
-    r.add_argument("--paper", action="store_true", help="the paper's budget unchanged (overrides the sizes)")
+    r.add_argument("--paper", action="store_true",
+                   help="pytorch-maml-rl's configuration unchanged: the paper's budget (overrides the sizes) and "
+                        "64-64 hidden layers unless --hidden is given")
     r.add_argument("--device", default="cpu")
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--out", default="docs/results/maml")
@@ -434,6 +483,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     args.argv = argv
     if args.cmd == "run":
+        try:
+            args.hidden = list(hidden_sizes(args.paper, args.hidden))
+        except ValueError as e:
+            build_parser().error(str(e))
         if args.meta_batch_size is None:
             args.meta_batch_size = PAPER_META_BATCH[args.env]
         cmd_run(args)

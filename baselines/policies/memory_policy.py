@@ -27,7 +27,9 @@ from stable_baselines3.common.torch_layers import MlpExtractor
 from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
-from .cores import GRUCore, LSTMCore, MemoryCore, ObservationShortcut, State, core_class, set_chrono_bias, set_remember_bias
+from .cores import (
+    GRUCore, LSTMCore, MemoryCore, ObservationShortcut, State, core_class, set_chrono_bias, set_remember_bias,
+)
 from .critic_inputs import CriticInputsMixin, check_critic_only_features, hide_from_actor
 from .distributions import BoundedDistributionMixin, check_entropy_bonus, check_radius
 from .packing import SequencePacking, run_packed
