@@ -14,8 +14,9 @@ already in ``final.jsonl`` are skipped, and a MAML run interrupted in the middle
 thins the per-iteration table to every K-th meta-iteration). ``--paper`` runs the configuration of
 ``tristandeleu/pytorch-maml-rl`` (the implementation the founding document used; its ``configs/maml/2d-navigation.yaml``
 and ``halfcheetah-dir.yaml``) unchanged: the MAML paper's budget (500 meta-iterations, meta-batch 20 tasks for
-Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task, horizon 100) and its policy, two hidden layers of
-64 tanh units; add ``--device cuda`` on a machine with a GPU. Without ``--paper`` the hidden layers default to Finn
+Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task) and its policy, two hidden layers of 64 tanh
+units, with the envs' own horizons (100 for Navigation2D; 200 for HalfCheetahDir, the paper's, where that config
+uses 100); add ``--device cuda`` on a machine with a GPU. Without ``--paper`` the hidden layers default to Finn
 et al.'s (2017) two of 100 (their code, ``cbfinn/maml_rl``, used ReLU; every memenvs MAML policy uses tanh). A
 run is known by its configuration: ``final.jsonl`` records the hidden sizes, and a run with other sizes in the same
 folder is not taken for a finished one.
