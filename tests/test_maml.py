@@ -1,5 +1,6 @@
 """MAML for RL: the inner update, the outer gradient, the frozen recurrent weights, and a learning check."""
 
+import functools
 import json
 
 import gymnasium as gym
@@ -208,6 +209,8 @@ def test_comparison_script_runs_end_to_end_on_a_tiny_budget(tmp_path):
     assert maml_comparison.hidden_sizes(True, None) == (64, 64)
     assert maml_comparison.hidden_sizes(False, None) == (100, 100)
     assert maml_comparison.hidden_sizes(True, [100, 100]) == (100, 100)
+    stem = functools.partial(maml_comparison.checkpoint_stem, out, "navigation", "mlp", 0, 500, 20, 20, (64, 64), None)
+    assert stem() == stem(average="trajectories") != stem(average="steps")  # a checkpoint resumes its own rule only
     with pytest.raises(ValueError, match="--hidden sizes must be integers >= 1"):
         maml_comparison.hidden_sizes(False, [0])
     assert [r["hidden_sizes"] for r in finals] == [[4], [4], [], [4], [4], [], [4]]

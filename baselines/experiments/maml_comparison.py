@@ -18,8 +18,8 @@ Navigation2D and 40 for HalfCheetahDir, 20 trajectories per task) and its policy
 units, with the envs' own horizons (100 for Navigation2D; 200 for HalfCheetahDir, the paper's, where that config
 uses 100); add ``--device cuda`` on a machine with a GPU. Without ``--paper`` the hidden layers default to Finn
 et al.'s (2017) two of 100 (their code, ``cbfinn/maml_rl``, used ReLU; every memenvs MAML policy uses tanh). A
-run is known by its configuration: ``final.jsonl`` records the hidden sizes, and a run with other sizes in the same
-folder is not taken for a finished one.
+run is known by its configuration: ``final.jsonl`` records the hidden sizes and the averaging rule (``--average``),
+a folder holds one configuration, and a checkpoint is resumed only by a run of its own.
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ def eval_tasks(env: str, n: int = EVAL_TASKS) -> np.ndarray:
 
 
 def checkpoint_stem(out: str, env: str, method: str, seed: int, iterations: int, meta_batch: int, fast_batch: int,
-                    hidden: tuple[int, ...], max_steps: int | None) -> str:
+                    hidden: tuple[int, ...], max_steps: int | None, average: str = "trajectories") -> str:
     """Where a run keeps its mid-run checkpoint, one per run and configuration under ``OUT/checkpoints``: a MAML run
     the file ``<stem>.pt``, the meta-LSTM (``hidden=()``, its size is fixed) the folder ``<stem>``."""
     sizes = f"_h{'-'.join(map(str, hidden))}" if hidden else ""
-    name = f"{env}_{method}_s{seed}_it{iterations}_T{meta_batch}_K{fast_batch}{sizes}_H{max_steps or 'env'}"
+    rule = "" if not hidden or average == "trajectories" else f"_{average}"
+    name = f"{env}_{method}_s{seed}_it{iterations}_T{meta_batch}_K{fast_batch}{sizes}{rule}_H{max_steps or 'env'}"
     return os.path.join(out, "checkpoints", name)
 
 
@@ -315,7 +316,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             if key in done_runs(final_path):
                 continue
             stem = checkpoint_stem(args.out, args.env, method, seed, iterations, meta_batch, fast_batch, hidden,
-                                   args.max_steps)
+                                   args.max_steps, args.average)
             if method == "meta_lstm":
                 result = run_meta_lstm(args.env, seed, iterations, meta_batch, fast_batch, runs_path,
                                        eval_tasks(args.env), EVAL_SEED, args.max_steps, stem)
