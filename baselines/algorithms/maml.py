@@ -319,18 +319,26 @@ def ppo_step(policy: MAMLPolicy, train: list[Episodes], valid: Episodes, cfg: MA
 
 
 # -------------------------------------------------------------------------------------------------- the training
+def sample_and_adapt(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAMLConfig, tasks: np.ndarray,
+                     generator: torch.Generator, device: str | torch.device = "cpu") -> tuple[list[Episodes], Params]:
+    """The inner loop as sampling sees it: ``num_inner_steps`` times, sample ``fast_batch_size`` trajectories per
+    task with the weights adapted so far and adapt again (first order: these weights only sample). Returns the
+    batches with their advantages and the adapted weights (detached), as training and evaluation both use them."""
+    params = {n: p.detach() for n, p in policy.meta_parameters().items()}
+    train, fast = [], params
+    for _ in range(cfg.num_inner_steps):
+        episodes = collect(envs, policy, fast, tasks, cfg.fast_batch_size, generator, device=device)
+        train.append(compute_advantages(episodes, cfg.gamma, cfg.average))
+        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, False, cfg.average).items()}
+    return train, fast
+
+
 def meta_iteration(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAMLConfig, tasks: np.ndarray,
                    generator: torch.Generator, optimizer: torch.optim.Optimizer | None = None,
                    device: str | torch.device = "cpu") -> dict[str, Any]:
     """Steps 2-4 of the module docstring for the tasks ``tasks``; returns the returns and the outer step's logs."""
     k = cfg.fast_batch_size
-    params = {n: p.detach() for n, p in policy.meta_parameters().items()}
-    train, fast = [], params
-    for _ in range(cfg.num_inner_steps):
-        episodes = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
-                                      cfg.average)
-        train.append(episodes)
-        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, False, cfg.average).items()}
+    train, fast = sample_and_adapt(envs, policy, cfg, tasks, generator, device)
     valid = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
                                cfg.average)
     if cfg.outer == "trpo":
@@ -349,12 +357,7 @@ def evaluate_adaptation(envs: gym.vector.VectorEnv, policy: MAMLPolicy, cfg: MAM
     k = cfg.fast_batch_size
     params = {n: p.detach() for n, p in policy.meta_parameters().items()}
     pre = collect(envs, policy, params, tasks, k, generator, True, device).returns().mean().item()
-    train, fast = [], params
-    for _ in range(cfg.num_inner_steps):
-        episodes = compute_advantages(collect(envs, policy, fast, tasks, k, generator, device=device), cfg.gamma,
-                                      cfg.average)
-        train.append(episodes)
-        fast = {n: p.detach() for n, p in adapt(policy, params, train, cfg.fast_lr, False, cfg.average).items()}
+    _, fast = sample_and_adapt(envs, policy, cfg, tasks, generator, device)
     post = collect(envs, policy, fast, tasks, k, generator, True, device).returns().mean().item()
     return {"pre_return": pre, "post_return": post}
 
