@@ -35,6 +35,7 @@ from sb3_contrib.common.recurrent.buffers import RecurrentRolloutBuffer
 from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples, RNNStates
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
+from .rollout_layout import lay_out_copy_major
 from ..policies.memory_policy import MemoryActorCriticPolicy
 from ..policies.packing import pack_sequences
 
@@ -83,15 +84,7 @@ class PackedRolloutBuffer(RecurrentRolloutBuffer):
 
     def get(self, batch_size: int | None = None) -> Generator[RecurrentRolloutBufferSamples, None, None]:
         assert self.full, "Rollout buffer must be full before sampling from it"
-        if not self.generator_ready:
-            # Upstream's layout: copy-major, time order kept within each copy; states as [sample, layer, hidden].
-            for name in ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf"):
-                setattr(self, name, getattr(self, name).swapaxes(1, 2))
-            for name in ("observations", "actions", "values", "log_probs", "advantages", "returns",
-                         "hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf",
-                         "episode_starts"):
-                setattr(self, name, self.swap_and_flatten(getattr(self, name)))
-            self.generator_ready = True
+        lay_out_copy_major(self)
         firsts, lengths = self.chunks()
         per_batch = len(firsts) if batch_size is None else max(1, batch_size // self.chunk_len)
         order = np.random.permutation(len(firsts))

@@ -40,6 +40,7 @@ from sb3_contrib.common.recurrent.buffers import RecurrentRolloutBuffer
 from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples
 from stable_baselines3.common.type_aliases import GymEnv
 
+from .rollout_layout import lay_out_copy_major
 from ..policies.memory_policy import MemoryActorCriticPolicy
 
 
@@ -59,15 +60,7 @@ class WholeSequenceRolloutBuffer(RecurrentRolloutBuffer):
             yield from super().get(batch_size)
             return
         assert self.full, "Rollout buffer must be full before sampling from it"
-        if not self.generator_ready:
-            # The same layout upstream prepares: copy-major, time order kept within each copy.
-            for name in ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf"):
-                setattr(self, name, getattr(self, name).swapaxes(1, 2))
-            for name in ("observations", "actions", "values", "log_probs", "advantages", "returns",
-                         "hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf",
-                         "episode_starts"):
-                setattr(self, name, self.swap_and_flatten(getattr(self, name)))
-            self.generator_ready = True
+        lay_out_copy_major(self)
         copy_start = np.zeros((self.n_envs, self.buffer_size), dtype=np.float32)
         copy_start[:, 0] = 1.0
         yield self._get_samples(np.arange(total), copy_start.reshape(-1, 1))
