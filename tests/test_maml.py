@@ -308,9 +308,23 @@ def test_the_meta_lstm_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "remove", lambda folder: None)
     maml_comparison.run_meta_lstm(*args, checkpoint=folder)
     monkeypatch.undo()
+    scale = json.loads((tmp_path / "meta_lstm" / "state.json").read_text())["return_scale"]
+    assert scale[2] > 1, "the running return statistics are saved with the weights"
     monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY_S", 1e9)
+    from stable_baselines3.common import vec_env
+
+    started_with = []
+
+    class Recording(vec_env.VecNormalize):
+        def step_wait(self):
+            if not started_with:
+                started_with.append([float(self.ret_rms.mean), float(self.ret_rms.var), float(self.ret_rms.count)])
+            return super().step_wait()
+
+    monkeypatch.setattr(vec_env, "VecNormalize", Recording)
     resumed = maml_comparison.run_meta_lstm(*args, checkpoint=folder)
     assert resumed["resumed_at"] == [saved["steps"]] and resumed["env_steps"] == model_steps
+    assert started_with == [scale], "the resumed run scales rewards as the interrupted one had learnt to"
     # Two full runs wrote iterations 0, 1, 0, 1; the resumed one started in iteration 1 (the checkpoint of its 4th
     # and last rollout), so the rows of iteration 1 written after that checkpoint went, and its own came instead.
     rows = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]

@@ -151,8 +151,10 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     Matched budget: ``meta_batch`` copies run one trial each per update (``n_steps`` = two horizons), and one
     "meta-iteration" is ``fast_batch`` updates, the env steps of one MAML meta-iteration (``2 * T * K * H``). The
     settings are the meta-LSTM row of :mod:`memenvs.baselines.hyperparams` (LSTM 48, RMSprop lr 7e-4, value
-    coefficient 0.05) except gamma 0.99 (MAML's, for the 100-200-step episodes) and no entropy bonus (a Gaussian
-    policy's entropy grows without bound).
+    coefficient 0.05) except gamma 0.99 (MAML's, for the 100-200-step episodes), no entropy bonus (a Gaussian
+    policy's entropy grows without bound) and the reward divided by a running estimate of the discounted return's
+    standard deviation (SB3's ``VecNormalize``, rewards only; the LSTM's reward input stays unscaled): the row was
+    made for rewards of 0 and 1, and these tasks' returns of -40 to -100 per episode left the policy where it began.
 
     With ``checkpoint`` (a folder) the run saves its weights, optimizer state and step count there every 10
     minutes (:mod:`memenvs.baselines.compare.checkpoints`) and an interrupted run continues from them; unlike a
@@ -160,7 +162,7 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     resumed (``resumed_at``)."""
     import gymnasium as gym
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     from .. import BASELINES, MetaLSTMPolicy, RecurrentA2C
     from ..compare import checkpoints
@@ -171,9 +173,13 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     def make() -> gym.Env:
         return MetaTrial(gym.make(ENVS[env], **kwargs), episodes=2)
 
-    venv = DummyVecEnv([make] * meta_batch)
-    horizon = venv.envs[0].unwrapped.max_steps if env == "cheetah" else venv.envs[0].unwrapped.core.max_steps
-    row = BASELINES["meta_lstm"]  # the one table of defaults; the trial length and two env-specific changes
+    copies = DummyVecEnv([make] * meta_batch)
+    horizon = copies.envs[0].unwrapped.max_steps if env == "cheetah" else copies.envs[0].unwrapped.core.max_steps
+    # The reward divided by a running estimate of the discounted return's std: unscaled, this task's returns (about
+    # -40 to -100 at gamma 0.99) give a value loss that swamps the policy gradient in the shared LSTM once the
+    # gradient norm is clipped, and the policy never moved (220 meta-iterations at -90, its std still 1).
+    venv = VecNormalize(copies, norm_obs=False, norm_reward=True, gamma=0.99)
+    row = BASELINES["meta_lstm"]  # the one table of defaults; the trial length and three env-specific changes
     algo_kwargs = {**row.algo_kwargs, "n_steps": 2 * horizon, "gamma": 0.99, "ent_coef": 0.0}
     model = RecurrentA2C(MetaLSTMPolicy, venv, policy_kwargs=dict(row.policy_kwargs), seed=seed, device="cpu",
                          **algo_kwargs)
@@ -183,6 +189,7 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     if saved is not None:
         checkpoints.restore(model, Path(checkpoint), saved)
         spent, resumed_at = saved["wall_s"], [*saved["resumed_at"], int(model.num_timesteps)]
+        venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = map(np.float64, saved["return_scale"])
         if runs_path:
             _drop_rows_from(runs_path, env, "meta_lstm", seed, saved["rollouts"] // fast_batch)
 
@@ -219,7 +226,8 @@ def run_meta_lstm(env: str, seed: int, iterations: int, meta_batch: int, fast_ba
     if checkpoint is not None:
         # saved when a rollout starts, i.e. after the previous iteration's row was written (rollouts % fast_batch)
         def state() -> dict[str, Any]:
-            return {"rollouts": log.rollouts, "resumed_at": resumed_at, "wall_s": spent + time.perf_counter() - start}
+            return {"rollouts": log.rollouts, "resumed_at": resumed_at, "wall_s": spent + time.perf_counter() - start,
+                    "return_scale": [float(venv.ret_rms.mean), float(venv.ret_rms.var), float(venv.ret_rms.count)]}
 
         saver = checkpoints.Checkpointer(Path(checkpoint), None, state)
         callbacks.append(saver.callback())
@@ -367,7 +375,7 @@ def report(out: str, every: int = 1) -> str:
             gain = mean_se([r["eval_post_return"] - r["eval_pre_return"] for r in rs])
             last = [mean_se([r[k] for r in rs]) for k in ("last_pre_return", "last_post_return")]
             wall, rate = mean_se([r["wall_s"] for r in rs]), mean_se([r["env_steps_per_s"] for r in rs])
-            fmt = " | ".join(f"{m:.2f} +- {s:.2f}" for m, s in (*cells, gain, *last))
+            fmt = " | ".join(_plus_minus(m, s, 2) for m, s in (*cells, gain, *last))
             lines.append(f"| {method} | {len(rs)} | {fmt} | {wall[0]:.0f} | {rate[0]:.0f} |")
         lines += ["", *per_iteration_table([r for r in runs if r["env"] == env], every), ""]
         plot_curves([r for r in runs if r["env"] == env], os.path.join(out, f"curves_{env}.png"), ENVS[env])
@@ -377,6 +385,11 @@ def report(out: str, every: int = 1) -> str:
         f.write(f"# MAML comparison: tables\n\nWritten by `{command}` from `final.jsonl` and `runs.jsonl` (finished "
                 f"runs only); the runs' commands are in `final.jsonl`.\n\n{text}")
     return text
+
+
+def _plus_minus(mean: float, se: float, digits: int) -> str:
+    """``mean +- se``, or the mean alone while one seed leaves the standard error undefined."""
+    return f"{mean:.{digits}f}" if np.isnan(se) else f"{mean:.{digits}f} +- {se:.{digits}f}"
 
 
 def per_iteration_table(rows: list[dict[str, Any]], every: int = 1) -> list[str]:
@@ -401,7 +414,7 @@ def per_iteration_table(rows: list[dict[str, Any]], every: int = 1) -> list[str]
         for m in methods:
             for key in ("pre_return", "post_return"):
                 mean, se = mean_se([table[(m, it, s)][key] for s in seeds[m] if (m, it, s) in table])
-                cells.append(f"{mean:.1f} +- {se:.1f}")
+                cells.append(_plus_minus(mean, se, 1))
         if compare:
             (a, sa), (b, sb) = (mean_se([table[(m, it, s)]["post_return"] for s in seeds[m]]) for m in ("rnn", "mlp"))
             diff_se = float(np.hypot(sa, sb))
@@ -410,7 +423,7 @@ def per_iteration_table(rows: list[dict[str, Any]], every: int = 1) -> list[str]
                 welch = f"{(a - b) / diff_se:.2f} ({df:.1f})"
             else:
                 welch = "n/a"
-            cells += [f"{a - b:.1f} +- {diff_se:.1f}", welch]
+            cells += [_plus_minus(a - b, diff_se, 1), welch]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
