@@ -9,15 +9,15 @@ other arguments given (docs/results/tmaze_acceptance.md, "What was tried and not
 Radius 6 keeps every action at or above 3.3e-4 and the greedy one at most 0.997 (the other three then 1e-3 each), so
 once the corridor is learned 0.997^200 = 55 % of episodes stay on schedule to the junction; ``ent_coef`` 0 leaves
 nothing that pulls the corridor's steps back toward uniform, where the default bonus held them stochastic.
+
+The same as ``ppo_L200_policy_kwargs.py '{"logit_radius": R}' ...``, which it runs.
 """
 
+import json
+import os
+import runpy
 import sys
 
-import memenvs.baselines.hyperparams as hyperparams
-from memenvs.cli import main
-
-radius = float(sys.argv[1])
-for name in hyperparams.TMAZE_RECURRENT_PPO_BASELINES:
-    row = hyperparams.OVERRIDES[(name, "tmaze")]
-    row["policy_kwargs"] = {**row["policy_kwargs"], "logit_radius": radius}
-sys.exit(main(["compare", *sys.argv[2:]]))
+general = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ppo_L200_policy_kwargs.py")
+sys.argv = [general, json.dumps({"logit_radius": float(sys.argv[1])}), *sys.argv[2:]]
+runpy.run_path(general, run_name="__main__")
