@@ -12,6 +12,7 @@ pytest.importorskip("stable_baselines3")
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor  # noqa: E402
 
+from memenvs.registration import ENVS  # noqa: E402
 from memenvs.sb3 import EpisodeMonitor, GymnasiumVecEnv, make_vec_env  # noqa: E402
 
 
@@ -255,22 +256,33 @@ def test_episode_monitor_leaves_another_vecenvs_infos_untouched():
     assert "episode" in infos[i] and "episode" not in seen[-1][i] and infos is not seen[-1]
 
 
-@pytest.mark.parametrize("env_id,kwargs", [("memenvs/TMaze-v0", {"length": 2}), ("memenvs/TwoStep-v0", {})])
-def test_resetting_by_mask_matches_the_vector_envs_same_step_reset(env_id, kwargs):
-    # make_vec_env runs the native env with its autoreset disabled and resets finished copies by mask itself, so
-    # their last observations stay one array; steps, terminal observations and infos are those of SAME_STEP.
+_NATIVE_IDS = [e.id for e in ENVS if e.vector_entry_point and "MemoryVectorEnv" in [
+    c.__name__ for c in gym.envs.registration.load_env_creator(e.vector_entry_point).__mro__]]
+
+
+@pytest.mark.parametrize("env_id,kwargs", [
+    ("memenvs/TMaze-v0", {"length": 2}),
+    ("memenvs/TMaze-v0", {"length": 2, "corridor_noise": 0.3}),  # observations that draw from the generator
+    ("memenvs/TwoStep-v0", {}),
+    *[(env_id, {"max_episode_steps": 6}) for env_id in _NATIVE_IDS],
+])
+def test_resetting_by_index_matches_the_vector_envs_same_step_reset(env_id, kwargs):
+    # make_vec_env runs the native env with its autoreset disabled and resets finished copies by index itself
+    # (MemoryVectorEnv.reset_copies), so their last observations stay one array; steps, terminal observations and
+    # infos are those of SAME_STEP, which resets the same way.
     from gymnasium.vector import AutoresetMode
 
     n = 6
     ours = make_vec_env(env_id, n_envs=n, seed=4, monitor=False, **kwargs)
     theirs = GymnasiumVecEnv(gym.make_vec(env_id, num_envs=n, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs))
-    assert ours.venv.metadata["autoreset_mode"] is AutoresetMode.DISABLED
+    assert ours.venv.metadata["autoreset_mode"] is AutoresetMode.DISABLED and ours._reset_copies is not None
     theirs.seed(4)
     np.testing.assert_array_equal(ours.reset(), theirs.reset())
     rng = np.random.default_rng(0)
     finished = 0
-    for _ in range(250):
-        actions = rng.integers(ours.action_space.n, size=n)
+    for _ in range(250 if env_id == "memenvs/TwoStep-v0" else 40):
+        actions = np.stack([ours.action_space.sample() for _ in range(n)]) if not hasattr(ours.action_space, "n") \
+            else rng.integers(ours.action_space.n, size=n)
         a, b = ours.step(actions), theirs.step(actions)
         for x, y in zip(a[:3], b[:3]):
             np.testing.assert_array_equal(x, y)
@@ -279,6 +291,40 @@ def test_resetting_by_mask_matches_the_vector_envs_same_step_reset(env_id, kwarg
             np.testing.assert_equal(dict(ours.reset_infos[i]), dict(theirs.reset_infos[i]))
         finished += int(a[2].sum())
     assert finished >= n  # every copy finished at least once (a TwoStep episode is 200 steps)
+
+
+def test_a_reset_by_index_leaves_the_other_copies_as_they_were_shown():
+    # Only the reset copies are observed again: with the T-maze's corridor noise a second observation of the others
+    # would show them different bits than the step just did.
+    venv = gym.make_vec("memenvs/TMaze-v0", num_envs=64, length=30, corridor_noise=0.5,
+                        autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    venv.reset(seed=0)
+    obs, *_ = venv.step(np.ones(64, dtype=np.int64))
+    before = obs.copy()
+    idx = np.array([3, 10, 40])
+    info = venv.reset_copies(idx, obs)
+    others = np.setdiff1d(np.arange(64), idx)
+    np.testing.assert_array_equal(obs[others], before[others])
+    assert venv.unwrapped._state.t[idx].tolist() == [0, 0, 0] and (venv.unwrapped._state.t[others] == 1).all()
+    assert venv.hidden_state()["x"][idx].tolist() == [0, 0, 0]
+    from memenvs.envs.tmaze import OBS_CUE_NORTH, OBS_CUE_SOUTH  # the start shows the cue, never noisy
+    goal = venv.hidden_state()["goal"][idx]
+    np.testing.assert_array_equal(obs[idx], np.where(goal[:, None] == 0, OBS_CUE_NORTH, OBS_CUE_SOUTH))
+    assert info["success"].shape == (64,) and info["_success"].all()
+
+
+def test_reset_infos_drop_layers_when_one_copy_never_resets():
+    # Copy 1 keeps the first layer while copy 0 resets in every step: the layer ids in use then span more than 16
+    # copies' worth, where the pruning sorts them instead of counting them. Either way only live layers stay.
+    from memenvs.sb3 import ResetInfos
+
+    venv = make_vec_env("memenvs/TMaze-v0", n_envs=2, monitor=False)
+    layers = ResetInfos(2, {"k": np.array([0, 0])}, venv._infos)
+    for step in range(1, 200):
+        layers.record(np.array([0]), {"k": np.array([step, -1])})
+    last_prune = 199 - 199 % ResetInfos.PRUNE_EVERY
+    assert set(layers._layers) == {0, *range(last_prune, 200)}
+    assert layers[1]["k"] == 0 and layers[0]["k"] == 199
 
 
 def test_finished_rows_are_made_when_read_and_keep_what_is_written_into_them():

@@ -19,6 +19,7 @@ Gymnasium's seeded ``np_random``; a core must draw the same numbers for a batch 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -43,13 +44,20 @@ class State:
         return int(self.t.shape[0])
 
     def take(self, idx: np.ndarray) -> "State":
-        """A copy of the rows ``idx`` of every field."""
-        return type(self)(**{f.name: getattr(self, f.name)[idx].copy() for f in dataclasses.fields(self)})
+        """A copy of the rows ``idx`` (an integer or boolean index array) of every field."""
+        # indexing with an array copies already; the field names are looked up once per class, as this runs in
+        # every step of the SB3 adapter
+        return type(self)(**{name: getattr(self, name)[idx] for name in _field_names(type(self))})
 
     def put(self, idx: np.ndarray, rows: "State") -> None:
         """Write ``rows`` (as returned by :meth:`take`) back into the rows ``idx``."""
         for f in dataclasses.fields(self):
             getattr(self, f.name)[idx] = getattr(rows, f.name)
+
+
+@functools.cache
+def _field_names(cls: type[State]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 class Core(ABC):

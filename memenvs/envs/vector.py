@@ -77,6 +77,7 @@ class MemoryVectorEnv(VectorEnv):
         self._pending = np.zeros(self.num_envs, dtype=bool)
         self._any_pending = False
         self._has_reset = False
+        self._every_copy: np.ndarray | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -84,7 +85,8 @@ class MemoryVectorEnv(VectorEnv):
         options = dict(options) if options else {}
         mask = options.pop("reset_mask", None)
         idx = self._all if mask is None else self._mask_to_idx(mask)
-        self.core.check_options(options)
+        if options:
+            self.core.check_options(options)
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an int or None (one generator drives all copies), got {seed!r}")
         super().reset(seed=seed)
@@ -92,8 +94,9 @@ class MemoryVectorEnv(VectorEnv):
             self.core.restart(self._state, idx)
         self.core.reset(self._state, idx, self.np_random, options)
         self._state.t[idx] = 0
-        self._pending[idx] = False
-        self._any_pending = bool(self._pending.any())
+        if self._any_pending:
+            self._pending[idx] = False
+            self._any_pending = bool(np.count_nonzero(self._pending))
         self._has_reset = True
         return self.core.observe(self._state, self.np_random), self._info()
 
@@ -108,7 +111,7 @@ class MemoryVectorEnv(VectorEnv):
             # NEXT_STEP: copies that ended last step start over now. The others step as usual; the step drawn for
             # the pending copies is overwritten by their reset. When every copy is pending nothing is stepped, so a
             # batch of one draws exactly what a single env does.
-            idx = np.flatnonzero(self._pending)
+            idx = self._pending.nonzero()[0]
             if idx.size == self.num_envs:
                 reward = np.zeros(self.num_envs, dtype=np.float32)
                 terminated = np.zeros(self.num_envs, dtype=bool)
@@ -129,19 +132,38 @@ class MemoryVectorEnv(VectorEnv):
         info = self._info()
         if self.autoreset_mode is AutoresetMode.NEXT_STEP:
             self._pending = done
-            self._any_pending = bool(done.any())
-        elif self.autoreset_mode is AutoresetMode.SAME_STEP and done.any():
-            idx = np.flatnonzero(done)
+            # count_nonzero and nonzero are C calls; any() and flatnonzero add Python wrappers that cost more than
+            # the test itself at tens of copies, and the step is that small
+            self._any_pending = bool(np.count_nonzero(done))
+        elif self.autoreset_mode is AutoresetMode.SAME_STEP and np.count_nonzero(done):
+            idx = done.nonzero()[0]
             final_obs = np.empty(self.num_envs, dtype=object)
             for i in idx:
                 final_obs[i] = obs[i]
             final_info = info
-            core.reset(state, idx, rng, None)
-            state.t[idx] = 0
-            obs = core.observe(state, rng)
-            info = self._info()
+            obs = obs.copy()  # the final observations above are views of the step's array
+            info = self.reset_copies(idx, obs)
             info.update(final_obs=final_obs, _final_obs=done, final_info=final_info, _final_info=done)
         return obs, reward, terminated, truncated, info
+
+    def reset_copies(self, idx: np.ndarray, obs: np.ndarray) -> dict[str, Any]:
+        """Start new episodes in the copies ``idx`` and write their first observations into those rows of ``obs``,
+        the batch's observation of the step just taken, in place; return the batch's info after the reset.
+
+        This is ``reset(options={"reset_mask": mask})`` for a caller that holds the mask's indices (ascending, no
+        repeats; not checked) and owns the step's observation array: only the reset copies are observed, so the
+        others keep the observation they were just shown, as Gymnasium's ``SAME_STEP`` autoreset promises (the
+        T-maze's corridor noise is not drawn again for them). The ``SAME_STEP`` autoreset and the SB3 adapter
+        (:mod:`memenvs.sb3`) reset finished copies this way.
+        """
+        core, state, rng = self.core, self._state, self.np_random
+        core.reset(state, idx, rng, None)
+        state.t[idx] = 0
+        if self._any_pending:
+            self._pending[idx] = False
+            self._any_pending = bool(np.count_nonzero(self._pending))
+        obs[idx] = core.observe(state.take(idx), rng)
+        return self._info()
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         if self._box:
@@ -168,7 +190,12 @@ class MemoryVectorEnv(VectorEnv):
     def _info(self) -> dict[str, Any]:
         info = self.core.info(self._state)
         if info:
-            mask = np.ones(self.num_envs, dtype=bool)
+            # Every copy has every key, so every key's mask is one read-only all-True array, made once: a reader can
+            # tell it from a partial mask without scanning it (the SB3 adapter does, each step).
+            mask = self._every_copy
+            if mask is None:
+                mask = self._every_copy = np.ones(self.num_envs, dtype=bool)
+                mask.flags.writeable = False
             info.update({"_" + k: mask for k in list(info)})
         return info
 
