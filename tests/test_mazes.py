@@ -385,7 +385,7 @@ def test_random_maze_moves_follow_walls_and_reward():
 
 @pytest.mark.parametrize("kwargs", [{}, dict(size=5, view=2), dict(size=3, view=0), dict(size=6, regenerate="never")])
 def test_random_maze_reset_of_some_copies_draws_what_a_reset_of_all_does(kwargs):
-    """The core resets all copies of a state in place and a subset through a temporary: both must draw the same
+    """The core resets all copies of a state in place and a subset through a buffer: both must draw the same
     mazes, goals and starts from the same generator state, into the copies they are asked for."""
     core = RandomMazeEnv(**kwargs).core
     whole, part = core.init_state(5), core.init_state(8)
@@ -401,6 +401,24 @@ def test_random_maze_reset_of_some_copies_draws_what_a_reset_of_all_does(kwargs)
     core.reset(shuffled, order, np.random.default_rng(7), None)
     for f in ("grid", "delta", "goal", "start", "pos"):
         np.testing.assert_array_equal(getattr(shuffled, f)[order], getattr(whole, f), err_msg=f)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_random_maze_reset_in_several_blocks_draws_what_one_block_does(block):
+    """Large resets go through blocks of ``reset_block`` copies (a partial one through a buffer reused from block to
+    block, the last block shorter): the blocks must give every copy what a reset in one block does."""
+    core = RandomMazeEnv(size=5, view=2).core
+    one, whole, part = core.init_state(5), core.init_state(5), core.init_state(8)
+    core.reset(one, np.arange(5), np.random.default_rng(3), None)
+    core.reset_block = block
+    core.reset(whole, np.arange(5), np.random.default_rng(3), None)
+    rows = np.array([6, 1, 3, 7, 0])
+    core.reset(part, rows, np.random.default_rng(3), None)
+    untouched = core.init_state(8)
+    for f in ("grid", "delta", "goal", "start", "pos"):
+        np.testing.assert_array_equal(getattr(whole, f), getattr(one, f), err_msg=f)
+        np.testing.assert_array_equal(getattr(part, f)[rows], getattr(one, f), err_msg=f)
+        np.testing.assert_array_equal(getattr(part, f)[[2, 4, 5]], getattr(untouched, f)[[2, 4, 5]], err_msg=f)
 
 
 def test_random_maze_core_observes_the_state_it_is_given():
