@@ -478,7 +478,7 @@ class RandomMazeCore(Core):
         self.window_dtype = np.dtype((np.void, side * side * 2))
         self.reset_block = max(1, (1 << 19) // (n * p * side * 2))  # copies whose strips fill about 512 kB
         self._windows: np.ndarray | None = None
-        self._bases: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._bases: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
         self.generate = GENERATORS[params.generator]
         self.fixed_openings = None
@@ -596,14 +596,15 @@ class RandomMazeCore(Core):
         return {**self.__dict__, "_windows": None}  # a pickled view would come back as a copy of the old windows
 
     def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each copy's rows start in the flattened grid (in strip rows) and in the flattened delta (cached per
-        batch size, which is the facade's fixed number of copies: an ``arange`` per step costs as much as a step of
-        a small batch)."""
-        bases = self._bases.get(n)
-        if bases is None:
+        """Where each of ``n`` copies' rows start in the flattened grid (in strip rows) and in the flattened delta:
+        the first ``n`` of one cached pair of arrays (an ``arange`` per step costs as much as a step of a small
+        batch). One pair, as long as the largest batch seen, serves every smaller one too: the vector env also
+        observes just the copies it resets, a different number each time."""
+        bases = self._bases
+        if len(bases[0]) < n:
             copies = np.arange(n)
-            bases = self._bases[n] = (copies * self.strip_rows, copies * 4 * self.n_cells)
-        return bases
+            bases = self._bases = (copies * self.strip_rows, copies * 4 * self.n_cells)
+        return bases[0][:n], bases[1][:n]
 
     # ------------------------------------------------------------------ analysis
     def _picture(self, grid: np.ndarray) -> np.ndarray:
