@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -153,6 +153,27 @@ class Core(ABC):
     def keys_to_action(self) -> dict[tuple[int, ...], int]:
         """Keyboard mapping for :func:`gymnasium.utils.play.play` (pygame key codes to actions)."""
         return {}
+
+
+class PerCopyTable:
+    """Per-copy constants of a core for batches of any size: ``table(n)`` is the first ``n`` rows of one array
+    ``make(m)`` built for the largest batch seen so far, for arrays whose rows do not depend on the batch size (row
+    offsets such as ``arange(n) * k``, or a broadcast row).
+
+    Building them every step costs as much as a small batch's step, and a cache keyed by the batch size would grow
+    without bound: the vector env calls a core with its own number of copies and also with the few copies it resets
+    (:meth:`~memenvs.envs.vector.MemoryVectorEnv.reset_copies`), a different number every step. Pass a bound method
+    or a module-level function as ``make``, so that the core still pickles.
+    """
+
+    def __init__(self, make: Callable[[int], np.ndarray]) -> None:
+        self._make = make
+        self._table = make(0)
+
+    def __call__(self, n: int) -> np.ndarray:
+        if len(self._table) < n:
+            self._table = self._make(n)
+        return self._table[:n]
 
 
 def check_box_actions(actions: Any, shape: tuple[int, ...], name: str = "action") -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State
+from memenvs.envs.core import Core, PerCopyTable, State
 from memenvs.envs.maze_generation import (
     DCOL,
     DROW,
@@ -478,7 +478,9 @@ class RandomMazeCore(Core):
         self.window_dtype = np.dtype((np.void, side * side * 2))
         self.reset_block = max(1, (1 << 19) // (n * p * side * 2))  # copies whose strips fill about 512 kB
         self._windows: np.ndarray | None = None
-        self._bases: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        # per copy, where its rows start (an arange per step costs as much as a step of a small batch)
+        self._grid_base = PerCopyTable(self._grid_offsets)
+        self._delta_base = PerCopyTable(self._delta_offsets)
         self.reward_table = np.array([-self.step_cost, GOAL_REWARD - self.step_cost], dtype=np.float32)
         self.generate = GENERATORS[params.generator]
         self.fixed_openings = None
@@ -565,7 +567,7 @@ class RandomMazeCore(Core):
     ) -> tuple[np.ndarray, np.ndarray]:
         move = state.pos * 4
         move += action
-        move += self._copy_bases(len(action))[1]
+        move += self._delta_base(len(action))
         state.pos += state.delta.reshape(-1).take(move)
         reached = state.pos == state.goal
         return self.reward_table.take(reached.view(np.uint8)), reached
@@ -575,7 +577,7 @@ class RandomMazeCore(Core):
 
     def observe(self, state: RandomMazeState, rng: np.random.Generator) -> np.ndarray:
         n, side = len(state.pos), self.side
-        rows = self._copy_bases(n)[0]
+        rows = self._grid_base(n)
         windows = self._all_windows(state.grid)[rows + self.window_start.take(state.pos)]
         return windows.view(np.uint8).reshape(n, side, side, 2).astype(np.float32)
 
@@ -595,16 +597,11 @@ class RandomMazeCore(Core):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_windows": None}  # a pickled view would come back as a copy of the old windows
 
-    def _copy_bases(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Where each of ``n`` copies' rows start in the flattened grid (in strip rows) and in the flattened delta:
-        the first ``n`` of one cached pair of arrays (an ``arange`` per step costs as much as a step of a small
-        batch). One pair, as long as the largest batch seen, serves every smaller one too: the vector env also
-        observes just the copies it resets, a different number each time."""
-        bases = self._bases
-        if len(bases[0]) < n:
-            copies = np.arange(n)
-            bases = self._bases = (copies * self.strip_rows, copies * 4 * self.n_cells)
-        return bases[0][:n], bases[1][:n]
+    def _grid_offsets(self, n: int) -> np.ndarray:
+        return np.arange(n) * self.strip_rows  # where each copy's rows start in the flattened grid, in strip rows
+
+    def _delta_offsets(self, n: int) -> np.ndarray:
+        return np.arange(n) * (4 * self.n_cells)  # where each copy's moves start in the flattened delta
 
     # ------------------------------------------------------------------ analysis
     def _picture(self, grid: np.ndarray) -> np.ndarray:
