@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State, dset_info
+from memenvs.envs.core import Core, State, count_rows, dset_info
 from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
@@ -143,14 +143,6 @@ def bernoulli_mask(
     flat = flat[: np.searchsorted(flat, m)]
     mask.ravel()[flat] = True
     return mask, None, flat
-
-
-def count_rows(mask: np.ndarray) -> np.ndarray:
-    """Number of True per row of a 2-D bool array: a float32 mat-vec product, much faster than a row-wise sum; for
-    one row (a single env) a plain count, which is a quarter of the calls."""
-    if len(mask) == 1:
-        return np.array([np.count_nonzero(mask)])
-    return (mask.astype(np.float32) @ np.ones(mask.shape[1], dtype=np.float32)).astype(np.int64)
 
 
 class WarehouseCore(Core):
