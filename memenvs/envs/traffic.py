@@ -180,6 +180,10 @@ class TrafficCore(Core):
         row = np.floor((start - VIEW_START[1]) / CELL + 1e-9)
         cell = np.where((col >= 0) & (col < 15), col, np.where((row >= 0) & (row < 15), 15 + row, 30))
         self._cell_of_bin = np.where(start < 0, 30, cell).astype(np.int64)
+        # The observation elements each bin sets: its cell and, for the junction's centre cell (in both lines), the
+        # other line's element too; 30 is a spare element that takes what is out of view.
+        other = np.select([self._cell_of_bin == CENTRE[0], self._cell_of_bin == CENTRE[1]], [CENTRE[1], CENTRE[0]], 30)
+        self._elements_of_bin = np.stack([self._cell_of_bin, other], axis=1)
         self._rows_cache: dict[int, np.ndarray] = {}
         self._car_rows_cache: dict[int, np.ndarray] = {}
         self._build_step_tables()
@@ -379,23 +383,22 @@ class TrafficCore(Core):
         n = len(state.pos)
         # The n observations, then one spare element that takes every car out of view: a scatter with no mask (the
         # 7.5 m between fronts on a lane keeps them in distinct 4 m cells); the observations are a contiguous view.
-        index = self.cells(state)
-        index = np.where(index == 30, n * 30, index + self._row_offsets(n))
+        # Each car sets two elements (see _elements_of_bin): the junction centre (x, y in [38, 42) m) is one cell
+        # of the authors' map, in both lines, so a car there, from either approach, shows in elements 6 and 23.
+        index = state.pos * CELLS_PER_METRE
+        index += CELLS_PER_METRE  # -1 (not on the road) -> bin 0
+        elements = self._elements_of_bin.take(index.astype(np.int64), axis=0)
+        if n > 1:  # a batch of one needs no row offsets, and its spare element is already n * 30
+            elements = np.where(elements == 30, n * 30, elements + self._row_offsets(n))
         buf = np.zeros(n * 30 + 1, dtype=np.float32)
-        buf[index] = 1.0
-        obs = buf[: n * 30].reshape(n, 30)
-        # The junction centre (x, y in [38, 42) m) is one cell of the authors' map, in both lines: a car there,
-        # from either approach, shows in element 6 and in element 23.
-        centre = np.minimum(obs[:, CENTRE[0]] + obs[:, CENTRE[1]], 1.0)
-        obs[:, CENTRE[0]] = centre
-        obs[:, CENTRE[1]] = centre
-        return obs
+        buf[elements] = 1.0
+        return buf[: n * 30].reshape(n, 30)
 
     def _row_offsets(self, n: int) -> np.ndarray:
-        """Flat offset of each car's row in the observation buffer, ``(n, n_cars)``."""
+        """Flat offset of each row in the observation buffer, ``(n, 1, 1)``."""
         rows = self._rows_cache.get(n)
         if rows is None:
-            rows = self._rows_cache[n] = np.repeat(np.arange(n) * 30, self.params.n_cars).reshape(n, -1)
+            rows = self._rows_cache[n] = (np.arange(n) * 30)[:, None, None]
         return rows
 
     def info(self, state: TrafficState) -> dict[str, np.ndarray]:
