@@ -210,6 +210,7 @@ class TrafficCore(Core):
             for region, west in ((1, 0), (3, 1)):
                 offset[code, region] = (np.inf, 0.0, -np.inf)[self._stop_rule[2 * code + west]]
         self._stop_offset = offset.ravel()
+        self._light_next_by_5 = self._light_next * 5  # row of the new light code in _stop_offset, by 2 * code + action
         # Distance to the leader: the raw difference is negative when the leader is past the end of the route
         # (add a loop) and zero only for a car that leads itself (no car in front: _FAR). One searchsorted sorts a
         # difference into negative / zero / positive.
@@ -274,6 +275,7 @@ class TrafficCore(Core):
         light = state.light * 2
         light += action
         self._light_next.take(light, out=state.light)
+        code = self._light_next_by_5.take(light[:, None])  # 5 * the new code, a column: see _build_step_tables
         pos, speed = state.pos, state.speed
         n = len(pos)
         on_road = pos >= 0
@@ -297,8 +299,8 @@ class TrafficCore(Core):
         region = self._line_bounds.searchsorted(pos)
         to_line = self._line_of_region.take(region)
         to_line -= pos
-        code = region + state.light[:, None] * 5
-        must_stop = self._stop_offset.take(code)
+        region += code
+        must_stop = self._stop_offset.take(region)
         must_stop += braking
         must_stop = np.less_equal(must_stop, to_line)
         # The safe speed grows with the gap, so the smaller of the two gaps gives the smaller of the two speeds.
@@ -326,7 +328,7 @@ class TrafficCore(Core):
         halted &= on_road
         reward = self._reward_of_halted.take(count_rows(halted))
         # Cars still off the road (pos stays -1 until a car enters) are the only ones that can enter.
-        if np.count_nonzero(on_road) < on_road.size:
+        if not on_road.all():
             self._insert(state)
         return reward, np.zeros(n, dtype=bool)
 
