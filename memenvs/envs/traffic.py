@@ -98,9 +98,10 @@ def safe_stop_speed(gap: np.ndarray) -> np.ndarray:
     full braking steps, then the rest of the gap spread over the first one."""
     # SUMO first takes NUMERICAL_EPS off the gap, so a car that is (almost) at its stop point gets exactly 0;
     # without it speeds and gaps decay geometrically into subnormal floats, which are also ruinously slow.
-    g = gap - NUMERICAL_EPS
+    g = np.array(gap, dtype=np.float64, ndmin=1)  # a fresh array (also for a scalar) that the formula overwrites
+    g -= NUMERICAL_EPS
     np.maximum(g, 0.0, out=g)
-    return _safe_stop_speed_inplace(g)
+    return _safe_stop_speed_inplace(g).reshape(np.shape(gap))
 
 
 def _safe_stop_speed_inplace(g: np.ndarray) -> np.ndarray:
