@@ -282,8 +282,8 @@ class WarehouseCore(Core):
         state.birth[idx] = birth
         state.pos[idx] = self.start_cell
 
-    def _appear(self, birth: np.ndarray, now: np.ndarray, rng: np.random.Generator) -> None:
-        """Every item cell empty at time ``now`` (per copy) gets an item born at ``now`` with probability
+    def _appear(self, birth: np.ndarray, t: np.ndarray, rng: np.random.Generator, ahead: int = 0) -> None:
+        """Every item cell empty at time ``now = t + ahead`` (per copy) gets an item born at ``now`` with probability
         ``p_item``, keeping at most ``max_items`` items per copy; ``birth`` (with its extra column) changes in
         place.
 
@@ -291,6 +291,7 @@ class WarehouseCore(Core):
         as in their loop. Few cells (a single env) are handled as a mask over all cells, the fewest NumPy calls;
         many as a list of candidates, about ``p_item`` of the cells (the two agree; see the tests). With
         ``block_emptied`` a cell emptied in this step (collected or expired) gets no new item until the next one.
+        ``now`` is computed only where there is a candidate (a single env's step mostly has none).
         """
         n, k = len(birth), self.n_items
         p = self.params.p_item
@@ -300,8 +301,10 @@ class WarehouseCore(Core):
         capped = self._capped
         if flat is None:
             if np.count_nonzero(new):  # most steps of a single env have no candidate
+                now = t + ahead if ahead else t
                 self._appear_by_mask(birth, now, new, self._scan_keys(n) if capped else None)
-        else:
+        elif flat.size:
+            now = t + ahead if ahead else t
             self._appear_by_candidates(birth, now, flat, self.scan_key.take(flat % k) if capped else None)
 
     def _appear_by_mask(self, birth: np.ndarray, now: np.ndarray, new: np.ndarray, keys: np.ndarray | None) -> None:
@@ -399,7 +402,7 @@ class WarehouseCore(Core):
                 birth.put(slot, np.minimum(born, state.t + self._blocked_birth))
         else:
             birth.put(slot, EMPTY)
-        self._appear(birth, state.t + 1, rng)
+        self._appear(birth, state.t, rng, ahead=1)  # items appear at t + 1
         return reward, np.zeros(n, dtype=bool)
 
     def _divide_by_oldest(self, state: WarehouseState, reward: np.ndarray) -> None:
