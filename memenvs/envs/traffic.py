@@ -190,9 +190,10 @@ class TrafficCore(Core):
         self._build_step_tables()
 
     def _build_step_tables(self) -> None:
-        """Lookup tables that let a step classify cars with one ``searchsorted`` instead of many comparisons (at
-        N = 1 the cost of a step is the number of NumPy calls, not their size). Each table gives exactly the values
-        the comparisons did, so the dynamics are unchanged."""
+        """Lookup tables that let a step classify cars by their next stop line with one ``searchsorted`` instead of
+        some ten comparisons and selections (at N = 1 the cost of a step is the number of NumPy calls, not their
+        size; for large batches a searchsorted costs about as much as those calls). The tables give exactly the
+        values the comparisons did, so the dynamics are unchanged."""
         # Where a car stands relative to the next stop line: its region, by ``_line_bounds.searchsorted(pos)`` (a
         # region holds the positions in (bounds[i - 1], bounds[i]]): 0 north line out of reach, 1 north line within
         # reach, 2 west line out of reach, 3 west line within reach, 4 past the west line (north line, far). "Within
@@ -212,14 +213,6 @@ class TrafficCore(Core):
                 offset[code, region] = (np.inf, 0.0, -np.inf)[self._stop_rule[2 * code + west]]
         self._stop_offset = offset.ravel()
         self._light_next_by_5 = self._light_next * 5  # row of the new light code in _stop_offset, by 2 * code + action
-        # Distance to the leader: the raw difference is negative when the leader is past the end of the route
-        # (add a loop) and zero only for a car that leads itself (no car in front: _FAR). One searchsorted sorts a
-        # difference into negative / zero / positive.
-        self._gap_bounds = np.array([-np.nextafter(0.0, 1.0), 0.0])
-        self._gap_fix = np.array([LOOP, _FAR, 0.0])
-        # Positions that reached the end of the route wrap round.
-        self._wrap_bounds = np.array([np.nextafter(LOOP, 0.0)])
-        self._wrap = np.array([0.0, LOOP])
         # Reward by number of halted cars, computed as the step did.
         halted = np.arange(self.params.n_cars + 1)
         self._reward_of_halted = halted.astype(np.float32) * np.float32(-1.0 / REWARD_SCALE) + np.float32(0.0)
@@ -286,12 +279,12 @@ class TrafficCore(Core):
         slower = speed - DECEL  # full braking, also the least speed this step
         braking = np.maximum(slower, 0.0)  # brake_gap(speed): below 2 DECEL at most one full braking step
         # Distances along the loop: x % LOOP for x in (-LOOP, 2 * LOOP), written as one conditional add, because
-        # NumPy's float remainder costs some thirty times as much (the result is the same to the bit). A car that
-        # leads itself has no car in front: its gap is _FAR.
-        gap = pos.take(lead)
-        gap -= pos
-        gap += self._gap_fix.take(self._gap_bounds.searchsorted(gap))
+        # NumPy's float remainder costs some thirty times as much (the result is the same to the bit).
+        lead_pos = pos.take(lead)
+        gap = lead_pos - pos
+        gap += (gap < 0) * LOOP
         gap -= CAR_LENGTH + MIN_GAP
+        gap[lead_pos == pos] = _FAR  # no car in front (the car's own index)
         np.maximum(gap, 0.0, out=gap)
         gap += braking.take(lead)
         # The next stop line, and whether the car must stop before it: at a red light, or at a yellow one it can
@@ -323,7 +316,7 @@ class TrafficCore(Core):
         np.minimum(new, fastest, out=new)
         np.multiply(new, on_road, out=speed)  # cars not on the road stay at -1
         pos += speed
-        pos -= self._wrap.take(self._wrap_bounds.searchsorted(pos))
+        pos -= (pos >= LOOP) * LOOP
         # Halted cars have waited >= 1 s: the authors' reward, -sum over cars of min(waiting time, 1), / 10.
         halted = speed < HALTING_SPEED
         halted &= on_road
