@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State, dset_info
+from memenvs.envs.core import Core, State, count_rows, dset_info
 from memenvs.envs.params import check_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile
 from memenvs.envs.single import MemoryEnv
@@ -98,10 +98,50 @@ def safe_stop_speed(gap: np.ndarray) -> np.ndarray:
     full braking steps, then the rest of the gap spread over the first one."""
     # SUMO first takes NUMERICAL_EPS off the gap, so a car that is (almost) at its stop point gets exactly 0;
     # without it speeds and gaps decay geometrically into subnormal floats, which are also ruinously slow.
-    g = np.maximum(gap - NUMERICAL_EPS, 0.0)
-    n = np.floor(0.5 - TAU + np.sqrt((TAU - 0.5) ** 2 + 2.0 * g / DECEL))
-    h = 0.5 * n * (n - 1) * DECEL + n * DECEL * TAU
-    return n * DECEL + (g - h) / (n + TAU)
+    g = np.array(gap, dtype=np.float64, ndmin=1)  # a fresh array (also for a scalar) that the formula overwrites
+    g -= NUMERICAL_EPS
+    np.maximum(g, 0.0, out=g)
+    return _safe_stop_speed_inplace(g).reshape(np.shape(gap))
+
+
+def _safe_stop_speed_inplace(g: np.ndarray) -> np.ndarray:
+    """:func:`safe_stop_speed` of ``g`` = max(gap - NUMERICAL_EPS, 0), a float64 array that it overwrites and returns.
+
+    At N = 1 a step costs about one microsecond per NumPy call, so SUMO's formula
+    ``n = floor(0.5 - TAU + sqrt((TAU - 0.5)**2 + 2 g / DECEL))``, ``h = 0.5 n (n - 1) DECEL + n DECEL TAU``,
+    ``n DECEL + (g - h) / (n + TAU)`` is evaluated in fewer calls that give the same bits: ``2 g / DECEL`` is
+    ``g / (DECEL / 2)`` (scaling by two is exact, and both round the same quotient); with TAU = 1 every term of
+    ``h`` is an exact multiple of 1/4 far below 2**53 (n is at most about 2 * 10**4 for the largest gap, 1e9 m),
+    so ``h`` is exactly ``n (n + 1) DECEL / 2`` however it is grouped, and ``n + TAU`` is ``n + 1``.
+    """
+    n = g / (DECEL / 2.0)
+    n += (TAU - 0.5) ** 2
+    np.sqrt(n, out=n)
+    n += 0.5 - TAU
+    np.floor(n, out=n)
+    n1 = n + TAU
+    h = n * n1
+    h *= DECEL / 2.0
+    g -= h
+    g /= n1
+    n *= DECEL
+    g += n
+    return g
+
+
+# The shortcuts above and in TrafficCore.step rely on these (exact arithmetic with TAU = 1; speeds below 2 DECEL
+# brake to a stop in at most one full step).
+assert TAU == 1.0 and DECEL / 2.0 * 2.0 == DECEL and 0.0 <= MAX_SPEED < 2.0 * DECEL
+
+
+def _last_below(line: float, reach: float) -> float:
+    """The largest float ``x`` with ``line - x >= reach`` (in float64): past it a car is within reach of ``line``."""
+    x = line - reach
+    while line - x < reach:
+        x = np.nextafter(x, -np.inf)
+    while line - np.nextafter(x, np.inf) >= reach:
+        x = np.nextafter(x, np.inf)
+    return float(x)
 
 
 class TrafficCore(Core):
@@ -141,8 +181,41 @@ class TrafficCore(Core):
         row = np.floor((start - VIEW_START[1]) / CELL + 1e-9)
         cell = np.where((col >= 0) & (col < 15), col, np.where((row >= 0) & (row < 15), 15 + row, 30))
         self._cell_of_bin = np.where(start < 0, 30, cell).astype(np.int64)
+        # The observation elements each bin sets: its cell and, for the junction's centre cell (in both lines), the
+        # other line's element too; 30 is a spare element that takes what is out of view.
+        other = np.select([self._cell_of_bin == CENTRE[0], self._cell_of_bin == CENTRE[1]], [CENTRE[1], CENTRE[0]], 30)
+        self._elements_of_bin = np.stack([self._cell_of_bin, other], axis=1)
         self._rows_cache: dict[int, np.ndarray] = {}
         self._car_rows_cache: dict[int, np.ndarray] = {}
+        self._build_step_tables()
+
+    def _build_step_tables(self) -> None:
+        """Lookup tables that let a step classify cars by their next stop line with one ``searchsorted`` instead of
+        some ten comparisons and selections (at N = 1 the cost of a step is the number of NumPy calls, not their
+        size; for large batches a searchsorted costs about as much as those calls). The tables give exactly the
+        values the comparisons did, so the dynamics are unchanged."""
+        # Where a car stands relative to the next stop line: its region, by ``_line_bounds.searchsorted(pos)`` (a
+        # region holds the positions in (bounds[i - 1], bounds[i]]): 0 north line out of reach, 1 north line within
+        # reach, 2 west line out of reach, 3 west line within reach, 4 past the west line (north line, far). "Within
+        # reach" is the step's test ``to_line < 4 * MAX_SPEED``, with the exact float threshold of the subtraction.
+        reach = 4 * MAX_SPEED
+        self._line_bounds = np.array([_last_below(STOP[0], reach), STOP[0], _last_below(STOP[1], reach), STOP[1]])
+        # Past the west line the north line is more than a loop minus its distance away: never within reach.
+        assert (STOP[0] - np.nextafter(LOOP, 0.0)) + LOOP >= reach
+        # to_line = _line_of_region[region] - pos where it matters (within reach; elsewhere any finite value).
+        self._line_of_region = np.array([0.0, STOP[0], 0.0, STOP[1], 0.0])
+        # A car must stop when brake_gap(speed) + offset <= to_line, offset by light code and region: -inf where
+        # the rule is red (always), 0 where it is yellow (if it can brake in time), +inf where it is green or the
+        # line is out of reach (never).
+        offset = np.full((self.unset + 1, 5), np.inf)
+        for code in range(self.unset + 1):
+            for region, west in ((1, 0), (3, 1)):
+                offset[code, region] = (np.inf, 0.0, -np.inf)[self._stop_rule[2 * code + west]]
+        self._stop_offset = offset.ravel()
+        self._light_next_by_5 = self._light_next * 5  # row of the new light code in _stop_offset, by 2 * code + action
+        # Reward by number of halted cars, computed as the step did.
+        halted = np.arange(self.params.n_cars + 1)
+        self._reward_of_halted = halted.astype(np.float32) * np.float32(-1.0 / REWARD_SCALE) + np.float32(0.0)
 
     def _light_table(self) -> np.ndarray:
         """Next light code by ``2 * code + action``: the authors' adapter (SumoGymAdapter._set_lights). Asking for
@@ -190,53 +263,67 @@ class TrafficCore(Core):
     def step(
         self, state: TrafficState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
+        # Every line is a whole-array NumPy call; at N = 1 a call costs about a microsecond whatever its size, so
+        # the step is written in as few calls as give the same bits (see _build_step_tables, safe_stop_speed).
         p = self.params
         light = state.light * 2
         light += action
         self._light_next.take(light, out=state.light)
+        code = self._light_next_by_5.take(light[:, None])  # 5 * the new code, a column: see _build_step_tables
         pos, speed = state.pos, state.speed
         n = len(pos)
         on_road = pos >= 0
         # Krauss (SUMO's default): the fastest speed from which the car can still stop behind its leader (who may
         # brake at DECEL) and, at a red light or a yellow one it can stop for, before its next stop line.
         lead = state.leader if n == 1 else state.leader + self._car_rows(n)
-        lead_pos, lead_speed = pos.take(lead), speed.take(lead)
+        slower = speed - DECEL  # full braking, also the least speed this step
+        braking = np.maximum(slower, 0.0)  # brake_gap(speed): below 2 DECEL at most one full braking step
         # Distances along the loop: x % LOOP for x in (-LOOP, 2 * LOOP), written as one conditional add, because
         # NumPy's float remainder costs some thirty times as much (the result is the same to the bit).
+        lead_pos = pos.take(lead)
         gap = lead_pos - pos
         gap += (gap < 0) * LOOP
         gap -= CAR_LENGTH + MIN_GAP
         gap[lead_pos == pos] = _FAR  # no car in front (the car's own index)
         np.maximum(gap, 0.0, out=gap)
-        gap += brake_gap(lead_speed)
-        west = (pos > STOP[0]) & (pos <= STOP[1])  # the next stop line is the west approach's
-        to_north = STOP[0] - pos
-        to_north += (to_north < 0) * LOOP
-        to_line = np.where(west, STOP[1] - pos, to_north)
-        rule = self._stop_rule.take(state.light[:, None] * 2 + west)
-        # On yellow a car drives on if it cannot stop with its normal deceleration (SUMO's rule for yellow); lines
+        gap += braking.take(lead)
+        # The next stop line, and whether the car must stop before it: at a red light, or at a yellow one it can
+        # stop for (SUMO's rule for yellow: a car that cannot stop with its normal deceleration drives on); lines
         # out of reach this step do not matter.
-        must_stop = (rule == 2) | ((rule == 1) & (brake_gap(speed) <= to_line))
-        must_stop &= to_line < 4 * MAX_SPEED
+        region = self._line_bounds.searchsorted(pos)
+        to_line = self._line_of_region.take(region)
+        to_line -= pos
+        region += code
+        must_stop = self._stop_offset.take(region)
+        must_stop += braking
+        must_stop = np.less_equal(must_stop, to_line)
         # The safe speed grows with the gap, so the smaller of the two gaps gives the smaller of the two speeds.
-        safe = safe_stop_speed(np.where(must_stop, np.minimum(gap, to_line), gap))
-        fastest = np.minimum(np.minimum(speed + ACCEL, MAX_SPEED), safe)
+        np.minimum(gap, to_line, out=gap, where=must_stop)
+        gap -= NUMERICAL_EPS
+        np.maximum(gap, 0.0, out=gap)
+        safe = _safe_stop_speed_inplace(gap)
+        fastest = speed + ACCEL
+        np.minimum(fastest, MAX_SPEED, out=fastest)
+        np.minimum(fastest, safe, out=fastest)
         # Dawdling (Krauss sigma, SUMO's dawdle2): slower by a random fraction of sigma * accel (of the speed itself
         # below accel), never below what full braking allows, nor above the safe speed.
         dawdle = rng.random(pos.shape)
         dawdle *= np.minimum(fastest, ACCEL)
         dawdle *= p.sigma
-        new = np.maximum(fastest - dawdle, speed - DECEL)
+        new = np.subtract(fastest, dawdle, out=dawdle)
+        np.maximum(new, slower, out=new)
         np.maximum(new, 0.0, out=new)
         np.minimum(new, fastest, out=new)
-        new *= on_road  # cars not on the road stay at -1
-        speed[:] = new
-        pos += new
+        np.multiply(new, on_road, out=speed)  # cars not on the road stay at -1
+        pos += speed
         pos -= (pos >= LOOP) * LOOP
         # Halted cars have waited >= 1 s: the authors' reward, -sum over cars of min(waiting time, 1), / 10.
-        halted = (new < HALTING_SPEED) & on_road
-        reward = halted.sum(axis=1).astype(np.float32) * np.float32(-1.0 / REWARD_SCALE) + np.float32(0.0)
-        self._insert(state)
+        halted = speed < HALTING_SPEED
+        halted &= on_road
+        reward = self._reward_of_halted.take(count_rows(halted))
+        # Cars still off the road (pos stays -1 until a car enters) are the only ones that can enter.
+        if not on_road.all():
+            self._insert(state)
         return reward, np.zeros(n, dtype=bool)
 
     @staticmethod
@@ -292,23 +379,22 @@ class TrafficCore(Core):
         n = len(state.pos)
         # The n observations, then one spare element that takes every car out of view: a scatter with no mask (the
         # 7.5 m between fronts on a lane keeps them in distinct 4 m cells); the observations are a contiguous view.
-        index = self.cells(state)
-        index = np.where(index == 30, n * 30, index + self._row_offsets(n))
+        # Each car sets two elements (see _elements_of_bin): the junction centre (x, y in [38, 42) m) is one cell
+        # of the authors' map, in both lines, so a car there, from either approach, shows in elements 6 and 23.
+        index = state.pos * CELLS_PER_METRE
+        index += CELLS_PER_METRE  # -1 (not on the road) -> bin 0
+        elements = self._elements_of_bin.take(index.astype(np.int64), axis=0)
+        if n > 1:  # a batch of one needs no row offsets, and its spare element is already n * 30
+            elements = np.where(elements == 30, n * 30, elements + self._row_offsets(n))
         buf = np.zeros(n * 30 + 1, dtype=np.float32)
-        buf[index] = 1.0
-        obs = buf[: n * 30].reshape(n, 30)
-        # The junction centre (x, y in [38, 42) m) is one cell of the authors' map, in both lines: a car there,
-        # from either approach, shows in element 6 and in element 23.
-        centre = np.minimum(obs[:, CENTRE[0]] + obs[:, CENTRE[1]], 1.0)
-        obs[:, CENTRE[0]] = centre
-        obs[:, CENTRE[1]] = centre
-        return obs
+        buf[elements] = 1.0
+        return buf[: n * 30].reshape(n, 30)
 
     def _row_offsets(self, n: int) -> np.ndarray:
-        """Flat offset of each car's row in the observation buffer, ``(n, n_cars)``."""
+        """Flat offset of each row in the observation buffer, ``(n, 1, 1)``."""
         rows = self._rows_cache.get(n)
         if rows is None:
-            rows = self._rows_cache[n] = np.repeat(np.arange(n) * 30, self.params.n_cars).reshape(n, -1)
+            rows = self._rows_cache[n] = (np.arange(n) * 30)[:, None, None]
         return rows
 
     def info(self, state: TrafficState) -> dict[str, np.ndarray]:

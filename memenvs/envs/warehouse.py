@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State, dset_info
+from memenvs.envs.core import Core, State, count_rows, dset_info
 from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
@@ -145,14 +145,6 @@ def bernoulli_mask(
     return mask, None, flat
 
 
-def count_rows(mask: np.ndarray) -> np.ndarray:
-    """Number of True per row of a 2-D bool array: a float32 mat-vec product, much faster than a row-wise sum; for
-    one row (a single env) a plain count, which is a quarter of the calls."""
-    if len(mask) == 1:
-        return np.array([np.count_nonzero(mask)])
-    return (mask.astype(np.float32) @ np.ones(mask.shape[1], dtype=np.float32)).astype(np.int64)
-
-
 class WarehouseCore(Core):
     """Batched warehouse dynamics.
 
@@ -200,6 +192,7 @@ class WarehouseCore(Core):
         self.scan_key = (scan / self.n_items).astype(np.float64)
         # An emptied cell stays free of new items until ``block`` steps later (authors' MiniWarehouse: 1).
         self.block = int(p.block_emptied)
+        self._capped = p.max_items is not None and p.max_items < self.n_items
         # Constants of the per-step arithmetic, folded here (at N = 1 every NumPy call costs about a microsecond):
         # a cell is free for a new item when its birth is at most now - lifetime - block; a collected item's birth
         # becomes t + 1 - lifetime.
@@ -217,7 +210,6 @@ class WarehouseCore(Core):
         self._move = self.next_cell.reshape(self.n_cells, 4)
         self._obs_robot = np.eye(self.n_cells, self.n_cells + self.n_items, dtype=np.float32)
         self._row_offset_cache: dict[int, np.ndarray] = {}
-        self._scratch_cache: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ tables
     def _allowed_cells(self) -> np.ndarray:
@@ -290,8 +282,8 @@ class WarehouseCore(Core):
         state.birth[idx] = birth
         state.pos[idx] = self.start_cell
 
-    def _appear(self, birth: np.ndarray, now: np.ndarray, rng: np.random.Generator) -> None:
-        """Every item cell empty at time ``now`` (per copy) gets an item born at ``now`` with probability
+    def _appear(self, birth: np.ndarray, t: np.ndarray, rng: np.random.Generator, ahead: int = 0) -> None:
+        """Every item cell empty at time ``now = t + ahead`` (per copy) gets an item born at ``now`` with probability
         ``p_item``, keeping at most ``max_items`` items per copy; ``birth`` (with its extra column) changes in
         place.
 
@@ -299,50 +291,59 @@ class WarehouseCore(Core):
         as in their loop. Few cells (a single env) are handled as a mask over all cells, the fewest NumPy calls;
         many as a list of candidates, about ``p_item`` of the cells (the two agree; see the tests). With
         ``block_emptied`` a cell emptied in this step (collected or expired) gets no new item until the next one.
+        ``now`` is computed only where there is a candidate (a single env's step mostly has none).
         """
         n, k = len(birth), self.n_items
         p = self.params.p_item
         if p <= 0.0 or n == 0:
             return
         new, _, flat = bernoulli_mask((n, k), p, rng)
-        capped = self.params.max_items is not None and self.params.max_items < k
+        capped = self._capped
         if flat is None:
             if np.count_nonzero(new):  # most steps of a single env have no candidate
+                now = t + ahead if ahead else t
                 self._appear_by_mask(birth, now, new, self._scan_keys(n) if capped else None)
-        else:
+        elif flat.size:
+            now = t + ahead if ahead else t
             self._appear_by_candidates(birth, now, flat, self.scan_key.take(flat % k) if capped else None)
 
     def _appear_by_mask(self, birth: np.ndarray, now: np.ndarray, new: np.ndarray, keys: np.ndarray | None) -> None:
         """:meth:`_appear` given the ``(n, n_items)`` mask of candidates ``new`` and their keys (None: no cap); the
-        smallest keys win."""
+        smallest keys win.
+
+        Only few cells come here (a single env, or a handful of copies), where a step's cost is its number of NumPy
+        calls: the ages are computed once, and the step ends as soon as nothing can appear (no candidate on a free
+        cell, or every overflowing copy already full), the usual outcomes under a small cap.
+        """
         k = self.n_items
-        lifetime = self.params.item_lifetime
-        # Compared over the whole contiguous ``birth`` into a scratch buffer: on a strided view NumPy runs one short
-        # inner loop per row, several times slower for a large batch.
-        free = np.less_equal(birth, (now - self._free_age)[:, None], out=self._scratch(len(birth)))[:, :k]
+        now_col = now[:, None]
+        age = np.subtract(now_col, birth)[:, :k]  # exact: births and times are small integers
+        free = age >= self._free_age
         new &= free
         if keys is not None:
+            if not np.count_nonzero(new):
+                return
             cap = self.params.max_items
-            # A copy overflows when its items plus its candidates exceed the cap. Without blocking, candidates are
-            # free cells and the items are the cells that are not free, so the sum counts the cells that are not
-            # free or have a candidate (free <= new, for bools); with it, blocked cells are neither.
-            if self.block:
-                # present and candidate cells are disjoint (a candidate is free, older than any present item):
-                # one count of either instead of two
-                present = np.greater(birth[:, :k], (now - lifetime)[:, None])
-                over = np.flatnonzero(count_rows(present | new) > cap)
-            else:
-                over = np.flatnonzero(count_rows(np.less_equal(free, new)) > cap)
+            # A copy overflows when its items plus its candidates exceed the cap. Its items are the cells that are
+            # not free, except (with blocking) the blocked ones, which are neither items nor free; candidates are
+            # free cells, so the two never overlap and their counts add up.
+            items = count_rows(age < self.params.item_lifetime) if self.block else k - count_rows(free)
+            room = cap - items  # >= 0: at most cap items ever exist
+            over = np.flatnonzero(count_rows(new) > room)
             if over.size:
                 rows = slice(None) if over.size == len(birth) else over  # a view when every copy overflows
-                if self.block:
-                    room = cap - count_rows(present[rows])
+                room = room[rows]
+                if not np.count_nonzero(room):
+                    # Every overflowing copy is full: none of its candidates appears (the ranking below would find
+                    # no key below its smallest one).
+                    if over.size == len(birth):
+                        return
+                    new[rows] = False
                 else:
-                    room = count_rows(free[rows]) - (k - cap)  # >= 0: at most cap items ever exist
-                sub = np.where(new[rows], keys[rows], 2.0)
-                kth = np.sort(sub, axis=1)[np.arange(len(over)), room]
-                new[rows] &= sub < kth[:, None]
-        np.copyto(birth[:, :k], now[:, None], where=new)
+                    sub = np.where(new[rows], keys[rows], 2.0)
+                    kth = np.sort(sub, axis=1)[np.arange(len(over)), room]
+                    new[rows] &= sub < kth[:, None]
+        np.copyto(birth[:, :k], now_col, where=new)
 
     def _appear_by_candidates(
         self, birth: np.ndarray, now: np.ndarray, flat: np.ndarray, keys: np.ndarray | None
@@ -388,16 +389,20 @@ class WarehouseCore(Core):
         # Ages >= lifetime (no item, or the always-empty extra column) clip onto the table's trailing 0.
         born = birth.take(slot)
         reward = self.reward_by_age.take(state.t - born, mode="clip")
-        if self.relative and (n > 1 or reward[0]):  # a single env skips the call on the many steps without an item
+        # A single env skips the calls below on the many steps without an item (reward 0): for it they change
+        # nothing.
+        collected = n > 1 or reward[0]
+        if self.relative and collected:
             self._divide_by_oldest(state, reward)
         if self.block:
             # A collected item's birth becomes t + 1 - lifetime: past its lifetime, but not yet free (a cell is free
             # when its birth is at most now - lifetime - block, now = t + 1). A cell without an item has a birth at
             # most t - lifetime and keeps it, so a robot standing there does not keep it blocked: the minimum.
-            birth.put(slot, np.minimum(born, state.t + self._blocked_birth))
+            if collected:
+                birth.put(slot, np.minimum(born, state.t + self._blocked_birth))
         else:
             birth.put(slot, EMPTY)
-        self._appear(birth, state.t + 1, rng)
+        self._appear(birth, state.t, rng, ahead=1)  # items appear at t + 1
         return reward, np.zeros(n, dtype=bool)
 
     def _divide_by_oldest(self, state: WarehouseState, reward: np.ndarray) -> None:
@@ -489,13 +494,6 @@ class WarehouseCore(Core):
             offsets = self._row_offset_cache[n] = np.arange(n) * (self.n_items + 1)
         return offsets
 
-    def _scratch(self, n: int) -> np.ndarray:
-        """A bool work buffer shaped like ``birth`` for a batch of ``n``, reused across steps (never returned)."""
-        buf = self._scratch_cache.get(n)
-        if buf is None:
-            buf = self._scratch_cache[n] = np.empty((n, self.n_items + 1), dtype=bool)
-        return buf
-
     def _present(self, state: WarehouseState, out: np.ndarray | None = None) -> np.ndarray:
         if self.params.authors_code:
             return np.greater(state.birth[:, : self.n_items], EMPTY, out=out)
@@ -503,7 +501,11 @@ class WarehouseCore(Core):
 
     def observe(self, state: WarehouseState, rng: np.random.Generator) -> np.ndarray:
         obs = self._obs_robot.take(state.pos, axis=0)  # fresh rows: the one-hot robot cell, zero item bits
-        self._present(state, out=obs[:, self.n_cells:])
+        if self.params.authors_code:
+            self._present(state, out=obs[:, self.n_cells:])
+        else:  # _present inlined: the single env observes every step
+            np.greater(state.birth[:, : self.n_items], (state.t - self.params.item_lifetime)[:, None],
+                       out=obs[:, self.n_cells:])
         return obs
 
     def info(self, state: WarehouseState) -> dict[str, np.ndarray]:
