@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State, count_rows, dset_info
+from memenvs.envs.core import Core, PerCopyTable, State, count_rows, dset_info
 from memenvs.envs.params import check_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile
 from memenvs.envs.single import MemoryEnv
@@ -185,8 +185,8 @@ class TrafficCore(Core):
         # other line's element too; 30 is a spare element that takes what is out of view.
         other = np.select([self._cell_of_bin == CENTRE[0], self._cell_of_bin == CENTRE[1]], [CENTRE[1], CENTRE[0]], 30)
         self._elements_of_bin = np.stack([self._cell_of_bin, other], axis=1)
-        self._rows_cache: dict[int, np.ndarray] = {}
-        self._car_rows_cache: dict[int, np.ndarray] = {}
+        self._row_offsets = PerCopyTable(self._row_offsets_of)
+        self._car_rows = PerCopyTable(self._car_rows_of)
         self._build_step_tables()
 
     def _build_step_tables(self) -> None:
@@ -335,13 +335,10 @@ class TrafficCore(Core):
         alone = d.min(axis=2) >= _FAR
         state.leader[:] = np.where(alone, np.arange(pos.shape[1]), d.argmin(axis=2))
 
-    def _car_rows(self, n: int) -> np.ndarray:
-        """``row * n_cars`` for a batch of ``n``: flat index of each row's first car."""
-        rows = self._car_rows_cache.get(n)
-        if rows is None:
-            k = self.params.n_cars
-            rows = self._car_rows_cache[n] = np.repeat(np.arange(n) * k, k).reshape(n, k)
-        return rows
+    def _car_rows_of(self, n: int) -> np.ndarray:
+        """``row * n_cars`` for a batch of ``n``: flat index of each row's first car (``self._car_rows(n)``)."""
+        k = self.params.n_cars
+        return np.repeat(np.arange(n) * k, k).reshape(n, k)
 
     def _insert(self, state: TrafficState) -> None:
         """Cars whose departure time has come enter at their route's entry, standing, when the car in front has
@@ -390,12 +387,9 @@ class TrafficCore(Core):
         buf[elements] = 1.0
         return buf[: n * 30].reshape(n, 30)
 
-    def _row_offsets(self, n: int) -> np.ndarray:
-        """Flat offset of each row in the observation buffer, ``(n, 1, 1)``."""
-        rows = self._rows_cache.get(n)
-        if rows is None:
-            rows = self._rows_cache[n] = (np.arange(n) * 30)[:, None, None]
-        return rows
+    def _row_offsets_of(self, n: int) -> np.ndarray:
+        """Flat offset of each row in the observation buffer, ``(n, 1, 1)`` (``self._row_offsets(n)``)."""
+        return (np.arange(n) * 30)[:, None, None]
 
     def info(self, state: TrafficState) -> dict[str, np.ndarray]:
         return dset_info(self.dset, len(state.pos))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from memenvs.envs.core import Core, State, count_rows, dset_info
+from memenvs.envs.core import Core, PerCopyTable, State, count_rows, dset_info
 from memenvs.envs.params import check_choice, check_int, check_optional_int, check_probability, normalise
 from memenvs.envs.rendering import GridFrame, Marker, Tile, direction_keys
 from memenvs.envs.single import MemoryEnv
@@ -199,7 +199,7 @@ class WarehouseCore(Core):
         self._free_age = p.item_lifetime + self.block
         self._blocked_birth = 1 - p.item_lifetime
         self.relative = p.reward == "relative"
-        self._key_cache: dict[int, np.ndarray] = {}
+        self._scan_keys = PerCopyTable(self._scan_keys_of)
         if p.authors_code:
             self._build_authors_draws()
         #: Shortest number of steps between any two cells under the movement rule (-1 where unreachable).
@@ -209,7 +209,7 @@ class WarehouseCore(Core):
         # the one-hot robot rows of the observation (one take builds them).
         self._move = self.next_cell.reshape(self.n_cells, 4)
         self._obs_robot = np.eye(self.n_cells, self.n_cells + self.n_items, dtype=np.float32)
-        self._row_offset_cache: dict[int, np.ndarray] = {}
+        self._row_offsets = PerCopyTable(self._row_offsets_of)
 
     # ------------------------------------------------------------------ tables
     def _allowed_cells(self) -> np.ndarray:
@@ -480,19 +480,14 @@ class WarehouseCore(Core):
         self._appear_authors(state.birth, state.seq, state.t + 1, rng)
         return reward, np.zeros(n, dtype=bool)
 
-    def _scan_keys(self, n: int) -> np.ndarray:
-        """``scan_key`` repeated for a batch of ``n`` (a read-only view, cached)."""
-        keys = self._key_cache.get(n)
-        if keys is None:
-            keys = self._key_cache[n] = np.broadcast_to(self.scan_key, (n, self.n_items))
-        return keys
+    def _scan_keys_of(self, n: int) -> np.ndarray:
+        """``scan_key`` repeated for a batch of ``n`` (a read-only view; ``self._scan_keys(n)``)."""
+        return np.broadcast_to(self.scan_key, (n, self.n_items))
 
-    def _row_offsets(self, n: int) -> np.ndarray:
-        """``row * (n_items + 1)`` for the rows of a batch of ``n``: flat index of each row's start in ``birth``."""
-        offsets = self._row_offset_cache.get(n)
-        if offsets is None:
-            offsets = self._row_offset_cache[n] = np.arange(n) * (self.n_items + 1)
-        return offsets
+    def _row_offsets_of(self, n: int) -> np.ndarray:
+        """``row * (n_items + 1)`` for the rows of a batch of ``n``: flat index of each row's start in ``birth``
+        (``self._row_offsets(n)``)."""
+        return np.arange(n) * (self.n_items + 1)
 
     def _present(self, state: WarehouseState, out: np.ndarray | None = None) -> np.ndarray:
         if self.params.authors_code:
