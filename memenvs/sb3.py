@@ -94,28 +94,29 @@ class GymnasiumVecEnv(VecEnv):
             if self._reset_copies is not None:
                 # memenvs' own vector env: it observes the reset copies into the step's array, which is fresh
                 last_obs = obs[idx]
-                started = self._reset_copies(idx, obs)
+                started, of = self._reset_copies(idx, obs), idx  # the reset copies' infos only
             elif self._resets:
                 # the finished copies' observations, copied before the reset (a vector env may observe into one
                 # buffer), as one array with a row per finished copy
                 last_obs = obs[idx]
                 obs, started = self.venv.reset(options={"reset_mask": done})
+                of = None  # every copy's info
             else:  # SAME_STEP: the step's info is already the reset's
-                last_obs, started = info["final_obs"][idx], info
+                last_obs, started, of = info["final_obs"][idx], info, None
                 last = self._infos(info.get("final_info", {}))
                 infos = self._infos(info)
             if isinstance(self.reset_infos, ResetInfos):
-                self.reset_infos.record(idx, started)
+                self.reset_infos.record(idx, started, of)
             else:  # before the first reset: SB3's list
-                started = self._infos(started)
-                for i in idx.tolist():
-                    self.reset_infos[i] = started[i]
+                started = self._infos(started, len(of) if of is not None else None)
+                for j, i in enumerate(idx.tolist()):
+                    self.reset_infos[i] = started[i if of is None else j]
             infos.finish(idx, done, last_obs, truncated & ~terminated, last)
         return obs, reward.astype(np.float32, copy=False), done, infos
 
-    def _infos(self, info: dict[str, Any]) -> StepInfos:
-        """SB3's per-copy infos over Gymnasium's batched ``info``."""
-        return StepInfos(self.num_envs, info, self._layout)
+    def _infos(self, info: dict[str, Any], n: int | None = None) -> StepInfos:
+        """SB3's per-copy infos over Gymnasium's batched ``info`` (of ``n`` copies; default: all)."""
+        return StepInfos(self.num_envs if n is None else n, info, self._layout)
 
     def _layout(self, info: dict[str, Any]) -> _Layout:
         """How Gymnasium's dict of batched arrays ``info`` becomes SB3's per-copy infos (a :class:`StepInfos` asks
@@ -286,8 +287,9 @@ class StepInfos(_InfoSequence):
         its info of the step (``last``'s row where given: a ``SAME_STEP`` vector env's ``final_info``) with
         ``terminal_observation`` from ``final_obs`` (one row per copy of ``idx``, in that order) and
         ``TimeLimit.truncated`` from ``time_limit[i]``, made when first read."""
-        for i in [i for i in self._rows if done[i]]:
-            del self._rows[i]
+        if self._rows:
+            for i in [i for i in self._rows if done[i]]:
+                del self._rows[i]
         self._finished, self._done, self._last, self._final_obs = idx, done, last, final_obs
         self._time_limit, self._extras = time_limit, []
 
@@ -311,33 +313,38 @@ class ResetInfos(_InfoSequence):
 
     Copies reset a few at a time, in many steps; rather than storing a row per copy at every reset (at 8,192 copies
     of the non-stationary CartPole, twice the batched step), each step's reset info is kept whole, as one layer,
-    with the layer each copy last reset in; a layer is split into rows (``split``, a :class:`StepInfos` over it, as
-    the adapter splits a step's info) when one of its rows is first read. Layers no copy points to any more are
-    dropped every :attr:`PRUNE_EVERY` resets. It reads like a list (:class:`_InfoSequence`).
+    with the layer each copy last reset in; a layer is split into rows (``split(info, n)``, a :class:`StepInfos`
+    over its ``n`` rows, as the adapter splits a step's info) when one of its rows is first read. A layer holds
+    either every copy's info or only the reset copies' (a row per copy in ``idx``, as memenvs' vector env gives
+    it). Layers no copy points to any more are dropped every :attr:`PRUNE_EVERY` resets. It reads like a list
+    (:class:`_InfoSequence`).
     """
 
     __slots__ = ("_owner", "_layers", "_count", "_split")
     PRUNE_EVERY = 64
 
-    def __init__(self, n: int, first: dict[str, Any], split: Callable[[dict[str, Any]], StepInfos]) -> None:
+    def __init__(self, n: int, first: dict[str, Any], split: Callable[[dict[str, Any], int], StepInfos]) -> None:
         super().__init__(n)
         self._owner = np.zeros(self._n, dtype=np.int64)
-        self._layers: dict[int, StepInfos | dict[str, Any]] = {0: first}
+        # layer id -> (info, split or not, the copies its rows belong to: None for every copy)
+        self._layers: dict[int, tuple[StepInfos | dict[str, Any], np.ndarray | None]] = {0: (first, None)}
         self._count = 0
         self._split = split
 
     def _row(self, i: int) -> Any:
         key = self._owner.item(i)
-        layer = self._layers[key]
+        layer, of = self._layers[key]
         if not isinstance(layer, StepInfos):
-            layer = self._layers[key] = self._split(layer)
-        return layer[i]
+            layer = self._split(layer, self._n if of is None else len(of))
+            self._layers[key] = (layer, of)
+        return layer[i if of is None else int(np.searchsorted(of, i))]
 
-    def record(self, idx: np.ndarray, info: StepInfos | dict[str, Any]) -> None:
-        """The copies ``idx`` were just reset; ``info`` holds their reset infos (split or a batched info dict)."""
+    def record(self, idx: np.ndarray, info: StepInfos | dict[str, Any], of: np.ndarray | None = None) -> None:
+        """The copies ``idx`` (ascending) were just reset; ``info`` holds their reset infos (split or a batched info
+        dict), of every copy, or with ``of=idx`` of those copies only, one row each."""
         self._count += 1
         self._owner[idx] = self._count
-        self._layers[self._count] = info
+        self._layers[self._count] = (info, of)
         if self._rows:
             for i in idx.tolist():
                 self._rows.pop(i, None)

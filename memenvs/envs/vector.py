@@ -142,13 +142,15 @@ class MemoryVectorEnv(VectorEnv):
                 final_obs[i] = obs[i]
             final_info = info
             obs = obs.copy()  # the final observations above are views of the step's array
-            info = self.reset_copies(idx, obs)
+            self.reset_copies(idx, obs)
+            info = self._info()
             info.update(final_obs=final_obs, _final_obs=done, final_info=final_info, _final_info=done)
         return obs, reward, terminated, truncated, info
 
     def reset_copies(self, idx: np.ndarray, obs: np.ndarray) -> dict[str, Any]:
         """Start new episodes in the copies ``idx`` and write their first observations into those rows of ``obs``,
-        the batch's observation of the step just taken, in place; return the batch's info after the reset.
+        the batch's observation of the step just taken, in place; return the reset copies' info (the core's arrays,
+        one row per index of ``idx``, without Gymnasium's ``_key`` masks).
 
         This is ``reset(options={"reset_mask": mask})`` for a caller that holds the mask's indices (ascending, no
         repeats; not checked) and owns the step's observation array: only the reset copies are observed, so the
@@ -162,8 +164,9 @@ class MemoryVectorEnv(VectorEnv):
         if self._any_pending:
             self._pending[idx] = False
             self._any_pending = bool(np.count_nonzero(self._pending))
-        obs[idx] = core.observe(state.take(idx), rng)
-        return self._info()
+        rows = state.take(idx)
+        obs[idx] = core.observe(rows, rng)
+        return core.info(rows)
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         if self._box:
