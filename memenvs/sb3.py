@@ -104,7 +104,6 @@ class GymnasiumVecEnv(VecEnv):
             else:  # SAME_STEP: the step's info is already the reset's
                 last_obs, started, of = info["final_obs"][idx], info, None
                 last = self._infos(info.get("final_info", {}))
-                infos = self._infos(info)
             if isinstance(self.reset_infos, ResetInfos):
                 self.reset_infos.record(idx, started, of)
             else:  # before the first reset: SB3's list
