@@ -186,8 +186,8 @@ def check_box_actions(actions: Any, shape: tuple[int, ...], name: str = "action"
             f"{name} must be an array of finite numbers of shape {shape}, got {actions!r}"
             if a.dtype.kind not in "iuf" else f"{name} must have shape {shape}, got shape {a.shape}"
         )
-    a = a.astype(np.float32)
-    if not np.isfinite(a).all():
+    a = a.astype(np.float32, copy=False)  # no copy: cores only read their actions, as on the discrete path
+    if not np.logical_and.reduce(np.isfinite(a), axis=None):
         raise ValueError(f"{name} must be finite, got {actions!r}")
     return a
 

@@ -83,12 +83,14 @@ class Navigation2DCore(MetaCore):
     def step(
         self, state: Navigation2DState, action: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        # float64 position, float32 observation: the same arithmetic for a copy alone and in a batch.
-        state.pos += np.clip(action, -MAX_SPEED, MAX_SPEED)
+        # float64 position, float32 observation: the same arithmetic for a copy alone and in a batch. Bare ufuncs
+        # instead of np.clip and the array methods' reductions: at N = 1 their Python wrappers cost more than the
+        # arithmetic (np.clip alone about 3 us, a third of a CartPole step).
+        state.pos += np.maximum(np.minimum(action, MAX_SPEED), -MAX_SPEED)
         diff = state.pos - state.task
-        reward = -np.sqrt((diff * diff).sum(axis=1))
-        terminated = (np.abs(diff) < GOAL_TOLERANCE).all(axis=1)
-        return reward.astype(np.float32), terminated
+        reward = np.sqrt(np.add.reduce(diff * diff, axis=1))
+        terminated = np.logical_and.reduce(np.abs(diff) < GOAL_TOLERANCE, axis=1)
+        return np.negative(reward, out=reward).astype(np.float32), terminated
 
     def observe(self, state: Navigation2DState, rng: np.random.Generator) -> np.ndarray:
         return state.pos.astype(np.float32)
