@@ -92,11 +92,7 @@ class MemoryVectorEnv(VectorEnv):
         super().reset(seed=seed)
         if seed is not None:
             self.core.restart(self._state, idx)
-        self.core.reset(self._state, idx, self.np_random, options)
-        self._state.t[idx] = 0
-        if self._any_pending:
-            self._pending[idx] = False
-            self._any_pending = bool(np.count_nonzero(self._pending))
+        self._start_episodes(idx, options)
         self._has_reset = True
         return self.core.observe(self._state, self.np_random), self._info()
 
@@ -158,15 +154,18 @@ class MemoryVectorEnv(VectorEnv):
         T-maze's corridor noise is not drawn again for them). The ``SAME_STEP`` autoreset and the SB3 adapter
         (:mod:`memenvs.sb3`) reset finished copies this way.
         """
-        core, state, rng = self.core, self._state, self.np_random
-        core.reset(state, idx, rng, None)
-        state.t[idx] = 0
+        self._start_episodes(idx, None)
+        rows = self._state.take(idx)
+        obs[idx] = self.core.observe(rows, self.np_random)
+        return self.core.info(rows)
+
+    def _start_episodes(self, idx: np.ndarray, options: dict[str, Any] | None) -> None:
+        """Reset the copies ``idx`` in the state (the core's reset, time 0); an autoreset they had pending is done."""
+        self.core.reset(self._state, idx, self.np_random, options)
+        self._state.t[idx] = 0
         if self._any_pending:
             self._pending[idx] = False
             self._any_pending = bool(np.count_nonzero(self._pending))
-        rows = state.take(idx)
-        obs[idx] = core.observe(rows, rng)
-        return core.info(rows)
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         if self._box:
