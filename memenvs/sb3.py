@@ -258,7 +258,7 @@ class StepInfos(_InfoSequence):
         if self._done is not None and self._done[i]:
             last = self._step_row(i) if self._last is None else self._last[i]
             row = self._rows[i] = dict(last)
-            row["terminal_observation"] = self._final_obs[int(np.searchsorted(self._finished, i))]
+            row["terminal_observation"] = self._final_obs[_row_among(self._finished, i)]
             row["TimeLimit.truncated"] = self._time_limit.item(i)
             for key, make in self._extras:
                 row[key] = make(i, row)
@@ -336,7 +336,7 @@ class ResetInfos(_InfoSequence):
         if not isinstance(layer, StepInfos):
             layer = self._split(layer, self._n if of is None else len(of))
             self._layers[key] = (layer, of)
-        return layer[i if of is None else int(np.searchsorted(of, i))]
+        return layer[i if of is None else _row_among(of, i)]
 
     def record(self, idx: np.ndarray, info: StepInfos | dict[str, Any], of: np.ndarray | None = None) -> None:
         """The copies ``idx`` (ascending) were just reset; ``info`` holds their reset infos (split or a batched info
@@ -446,7 +446,7 @@ class EpisodeMonitor(VecMonitor):
             self.episode_lengths[finished] = 0
 
             def episode(i: int, row: Mapping) -> dict[str, Any]:
-                j = int(np.searchsorted(finished, i))
+                j = _row_among(finished, i)
                 out = {"r": returns[j], "l": lengths[j], "t": now}  # NumPy scalars, as SB3's VecMonitor
                 for key in keywords:
                     out[key] = row[key]
@@ -469,6 +469,11 @@ class EpisodeMonitor(VecMonitor):
         returns[finished] = 0
         lengths[finished] = 0
         return obs, rewards, dones, infos
+
+
+def _row_among(copies: np.ndarray, i: int) -> int:
+    """The row of copy ``i`` in arrays that hold one row per copy of ``copies`` (ascending, ``i`` among them)."""
+    return int(np.searchsorted(copies, i))
 
 
 def _same_for_every_copy(value: Any) -> bool:
