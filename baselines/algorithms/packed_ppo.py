@@ -36,6 +36,7 @@ from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamp
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 
 from .rollout_layout import lay_out_copy_major
+from .self_imitation import EpisodeReplay, replay_minibatch
 from ..policies.memory_policy import MemoryActorCriticPolicy
 from ..policies.packing import pack_sequences
 
@@ -139,6 +140,12 @@ class PackedRecurrentPPO(RecurrentPPO):
         chunk_len: steps per chunk of a copy's rollout; ``None`` (default) is ``min(n_steps, batch_size)``.
             Backpropagation through time stops at chunk boundaries (the next chunk starts from the stored state).
         call_cost: fixed cost of one core call, in row-steps, traded against padding when a minibatch is packed.
+        sil_coef: weight of the self-imitation loss (:mod:`~memenvs.baselines.algorithms.self_imitation`, Oh et al.
+            2018) added after each rollout's PPO epochs; 0 (default) turns it off.
+        sil_value_coef: weight of its value term (the paper's 0.01).
+        sil_updates: self-imitation minibatches per rollout.
+        sil_episodes: episodes per self-imitation minibatch.
+        sil_buffer_steps: time steps of past episodes kept for it.
         Other arguments are ``RecurrentPPO``'s. Saved and loaded like it (``PackedRecurrentPPO.load``; sb3-contrib's
         ``RecurrentPPO.load`` also reads the file, and then trains with the upstream buffer).
     """
@@ -170,9 +177,24 @@ class PackedRecurrentPPO(RecurrentPPO):
         device: th.device | str = "auto",
         chunk_len: int | None = None,
         call_cost: float = DEFAULT_CALL_COST,
+        sil_coef: float = 0.0,
+        sil_value_coef: float = 0.01,
+        sil_updates: int = 4,
+        sil_episodes: int = 8,
+        sil_buffer_steps: int = 100_000,
         _init_setup_model: bool = True,
     ) -> None:
         self.chunk_len, self.call_cost = chunk_len, call_cost
+        for name, value in (("sil_coef", sil_coef), ("sil_value_coef", sil_value_coef)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        for name, value in (("sil_updates", sil_updates), ("sil_episodes", sil_episodes),
+                            ("sil_buffer_steps", sil_buffer_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        self.sil_coef, self.sil_value_coef = float(sil_coef), float(sil_value_coef)
+        self.sil_updates, self.sil_episodes, self.sil_buffer_steps = sil_updates, sil_episodes, sil_buffer_steps
+        self._sil_replay: EpisodeReplay | None = None
         super().__init__(
             policy, env, learning_rate=learning_rate, n_steps=n_steps, batch_size=batch_size, n_epochs=n_epochs,
             gamma=gamma, gae_lambda=gae_lambda, clip_range=clip_range, clip_range_vf=clip_range_vf,
@@ -184,7 +206,15 @@ class PackedRecurrentPPO(RecurrentPPO):
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        if not isinstance(self.policy, MemoryActorCriticPolicy) or isinstance(self.observation_space, spaces.Dict):
+        packable = isinstance(self.policy, MemoryActorCriticPolicy) and not isinstance(self.observation_space,
+                                                                                       spaces.Dict)
+        if self.sil_coef > 0:
+            if not packable:
+                raise ValueError("sil_coef > 0 needs the memory policy (MemoryActorCriticPolicy) and a Box or "
+                                 "Discrete observation space: self-imitation replays packed episodes")
+            self._sil_replay = EpisodeReplay(self.sil_buffer_steps, self.gamma, self.n_envs)
+            self._sil_rng = np.random.default_rng(self.seed)
+        if not packable:
             return
         chunk_len = self.chunk_len
         if chunk_len is None:
@@ -196,3 +226,44 @@ class PackedRecurrentPPO(RecurrentPPO):
             gamma=self.gamma, gae_lambda=self.gae_lambda, n_envs=self.n_envs,
             chunk_len=chunk_len, call_cost=self.call_cost,
         )
+
+    def _excluded_save_params(self) -> list[str]:
+        # The replayed episodes are training data, like the rollout buffer: not saved with the model.
+        return [*super()._excluded_save_params(), "_sil_replay", "_sil_rng"]
+
+    def train(self) -> None:
+        replay = self._sil_replay
+        if replay is not None:
+            buf = self.rollout_buffer  # still in time order: its get() lays it out copy-major
+            replay.add_rollout(buf.observations, buf.actions, buf.rewards, buf.values, buf.episode_starts,
+                               np.asarray(self._last_episode_starts))
+        super().train()
+        if replay is not None:
+            self._self_imitate(replay)
+
+    def _self_imitate(self, replay: EpisodeReplay) -> None:
+        """``sil_updates`` minibatches of the self-imitation loss (see its module), each over ``sil_episodes``
+        replayed episodes; the replayed episodes' priorities are refreshed with the new clipped advantages."""
+        losses = []
+        lstm = self.policy.lstm_actor
+        for _ in range(self.sil_updates):
+            picks = replay.sample(self.sil_episodes, self._sil_rng)
+            if picks is None:
+                break
+            obs, actions, returns, packing, n_seq = replay_minibatch(replay, picks, self.call_cost, self.device)
+            if isinstance(self.action_space, spaces.Discrete):
+                actions = actions.long().flatten()
+            zeros = th.zeros(lstm.num_layers, n_seq, lstm.hidden_size, device=self.device)
+            states = RNNStates((zeros, zeros), (zeros, zeros))
+            values, log_prob, _ = self.policy.evaluate_actions(obs, actions, states, packing)
+            clipped = (returns - values.flatten()).clamp(min=0.0)
+            weight = clipped.detach()
+            loss = self.sil_coef * (-(log_prob * weight).mean() + self.sil_value_coef * 0.5 * (clipped ** 2).mean())
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+            losses.append(loss.item())
+            replay.refresh(picks, packing.sample_index, weight.cpu().numpy())
+        self.logger.record("train/sil_loss", float(np.mean(losses)) if losses else 0.0)
+        self.logger.record("train/sil_episodes", len(replay))
