@@ -244,7 +244,8 @@ def test_max_items_cap_takes_cells_in_scan_order():
 @pytest.mark.parametrize("env_id, kwargs", [(MINI, {}), (WH, dict(max_items=5)), (WH, {}), (MINI, dict(max_items=1))])
 def test_appearance_by_mask_and_by_candidates_agree(env_id, kwargs):
     """A single env draws appearances as a mask over all cells, a batch as a list of candidates: given the same
-    candidates and keys, the two must write the same items (crowded copies, so the cap binds often)."""
+    candidates and keys, the two must write the same items, and so must the mask path run on one copy at a time
+    (crowded copies, so the cap binds often)."""
     core = gym.make(env_id, **kwargs).unwrapped.core
     rng = np.random.default_rng(0)
     n, k, lifetime = 400, core.n_items, core.params.item_lifetime
@@ -263,6 +264,11 @@ def test_appearance_by_mask_and_by_candidates_agree(env_id, kwargs):
     flat = np.flatnonzero(new)
     core._appear_by_candidates(by_candidates, now, flat, keys.ravel()[flat] if capped else None)
     np.testing.assert_array_equal(by_mask, by_candidates)
+    # One copy at a time, as a single env does (it decides a full copy or one with room on plain counts): the same.
+    one_by_one = birth.copy()
+    for i in range(n):
+        core._appear_by_mask(one_by_one[i:i + 1], now[i:i + 1], new[i:i + 1].copy(), keys[i:i + 1] if capped else None)
+    np.testing.assert_array_equal(one_by_one, by_mask)
     appeared = (by_mask != birth).sum(axis=1)
     assert appeared.sum() > 10 and (by_mask[:, k] == EMPTY).all()
     if capped:

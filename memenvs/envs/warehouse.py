@@ -321,7 +321,8 @@ class WarehouseCore(Core):
         free = age >= self._free_age
         new &= free
         if keys is not None:
-            if not np.count_nonzero(new):
+            candidates = np.count_nonzero(new)
+            if not candidates:
                 return
             cap = self.params.max_items
             # A copy overflows when its items plus its candidates exceed the cap. Its items are the cells that are
@@ -329,6 +330,14 @@ class WarehouseCore(Core):
             # free cells, so the two never overlap and their counts add up.
             items = count_rows(age < self.params.item_lifetime) if self.block else k - count_rows(free)
             room = cap - items  # >= 0: at most cap items ever exist
+            if len(birth) == 1:
+                # A single env: full, or with room for every candidate (the usual outcomes), is decided on plain
+                # numbers instead of the per-row counts and selections below, which would only confirm it.
+                if not room[0]:
+                    return
+                if candidates <= room[0]:
+                    np.copyto(birth[:, :k], now_col, where=new)
+                    return
             over = np.flatnonzero(count_rows(new) > room)
             if over.size:
                 rows = slice(None) if over.size == len(birth) else over  # a view when every copy overflows
