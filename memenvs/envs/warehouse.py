@@ -409,7 +409,7 @@ class WarehouseCore(Core):
             # most t - lifetime and keeps it, so a robot standing there does not keep it blocked: the minimum.
             if collected:
                 birth.put(slot, np.minimum(born, state.t + self._blocked_birth))
-        else:
+        elif collected:  # a cell without an item has a birth at most t - lifetime: it is free already
             birth.put(slot, EMPTY)
         self._appear(birth, state.t, rng, ahead=1)  # items appear at t + 1
         return reward, np.zeros(n, dtype=bool)
