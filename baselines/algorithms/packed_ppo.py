@@ -20,7 +20,9 @@ backpropagation through time covers everything the rollout holds of an episode.
 
 Only the memory policy (:class:`~memenvs.baselines.policies.MemoryActorCriticPolicy` and its subclasses) reads
 packed minibatches; with any other policy, or a ``Dict`` observation space, the upstream buffer is used unchanged.
-Everything else, the loss included, is ``RecurrentPPO``'s own code.
+Everything else, the loss included, is ``RecurrentPPO``'s own code, except the optional self-imitation step after
+each rollout's epochs (``sil_coef > 0``; :mod:`~memenvs.baselines.algorithms.self_imitation`), which replays whole
+past episodes packed the same way.
 """
 
 from __future__ import annotations
