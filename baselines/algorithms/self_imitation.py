@@ -69,13 +69,13 @@ class EpisodeReplay:
         for i in range(self.n_envs):
             starts = np.flatnonzero(episode_starts[:, i] > 0)
             bounds = [0, *(int(t) for t in starts if t > 0), n_steps]
-            for j, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:])):
+            for t0, t1 in zip(bounds[:-1], bounds[1:]):
                 if t0 == 0 and not (episode_starts[0, i] > 0) and not self._open[i]:
                     continue  # the rest of an episode that began before this replay saw it: not complete
                 if t0 == 0 and episode_starts[0, i] > 0:
                     self._open[i] = []  # an episode that never ended (should not happen) is dropped
-                self._open[i].append((observations[t0:t1, i], actions[t0:t1, i], rewards[t0:t1, i],
-                                      values[t0:t1, i]))
+                # Copies: the rollout buffer's arrays are the caller's to reuse.
+                self._open[i].append(tuple(a[t0:t1, i].copy() for a in (observations, actions, rewards, values)))
                 if t1 < n_steps or ended_after[i]:
                     self._close(i)
                     done += 1
@@ -90,7 +90,7 @@ class EpisodeReplay:
             running = float(rew[t]) + self.gamma * running
             returns[t] = running
         priority = float(np.maximum(returns - val.astype(np.float32).reshape(-1), 0.0).sum())
-        self.episodes.append(Episode(obs.copy(), act.copy(), returns, priority))
+        self.episodes.append(Episode(obs, act, returns, priority))
         self.n_steps += len(returns)
         while self.n_steps > self.capacity and len(self.episodes) > 1:
             self.n_steps -= len(self.episodes.pop(0).returns)
