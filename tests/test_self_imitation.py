@@ -18,7 +18,8 @@ TMAZE = {"variant": "passive", "length": 4}
 
 
 def rollout(n_steps, starts_by_copy, rewards_by_copy, values=0.0):
-    """Arrays of one rollout of two copies; observation = (copy, step number within the whole test)."""
+    """Arrays of one rollout of one copy per entry of ``starts_by_copy``; observation = (copy, 0), the second
+    element for the test to fill."""
     n_envs = len(starts_by_copy)
     obs = np.zeros((n_steps, n_envs, 2), dtype=np.float32)
     obs[:, :, 0] = np.arange(n_envs)

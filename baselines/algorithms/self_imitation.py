@@ -38,7 +38,8 @@ class Episode:
 
 
 class EpisodeReplay:
-    """The complete episodes of the last ``capacity`` steps of rollouts, for :func:`self_imitation_loss`.
+    """The complete episodes of the last ``capacity`` steps of rollouts, replayed by the self-imitation step of
+    :class:`~memenvs.baselines.algorithms.packed_ppo.PackedRecurrentPPO`.
 
     Args:
         capacity: time steps kept; the oldest episodes leave first.
@@ -72,8 +73,6 @@ class EpisodeReplay:
             for t0, t1 in zip(bounds[:-1], bounds[1:]):
                 if t0 == 0 and not (episode_starts[0, i] > 0) and not self._open[i]:
                     continue  # the rest of an episode that began before this replay saw it: not complete
-                if t0 == 0 and episode_starts[0, i] > 0:
-                    self._open[i] = []  # an episode that never ended (should not happen) is dropped
                 # Copies: the rollout buffer's arrays are the caller's to reuse.
                 self._open[i].append(tuple(a[t0:t1, i].copy() for a in (observations, actions, rewards, values)))
                 if t1 < n_steps or ended_after[i]:
@@ -104,12 +103,16 @@ class EpisodeReplay:
             return None
         return rng.choice(len(priority), size=n, p=priority / total)
 
+    def offsets(self, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lengths of the episodes ``picks`` and where each starts when they are laid end to end."""
+        lengths = np.array([len(self.episodes[k].returns) for k in picks], dtype=np.int64)
+        return lengths, np.cumsum(lengths) - lengths
+
     def refresh(self, picks: np.ndarray, sample_index: np.ndarray, weights: np.ndarray) -> None:
         """Set the priorities of the episodes ``picks`` (as passed to :func:`replay_minibatch`) to their summed
         clipped advantages ``weights``, given per packed sample (``sample_index``: flat index of each into the
         picked episodes laid end to end)."""
-        lengths = np.array([len(self.episodes[k].returns) for k in picks], dtype=np.int64)
-        firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        _, firsts = self.offsets(picks)
         of = np.searchsorted(firsts, sample_index, side="right") - 1
         sums = np.bincount(of, weights=weights, minlength=len(picks))
         for k, total in zip(picks, sums):
@@ -122,8 +125,7 @@ def replay_minibatch(replay: EpisodeReplay, picks: np.ndarray, call_cost: float,
     :class:`~memenvs.baselines.policies.packing.SequencePacking` and the number of sequences (every one starts an
     episode, so from a zero state)."""
     episodes = [replay.episodes[k] for k in picks]
-    lengths = np.array([len(e.returns) for e in episodes], dtype=np.int64)
-    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    lengths, firsts = replay.offsets(picks)
     packing, _ = pack_sequences(firsts, lengths, call_cost, device)
     idx = packing.sample_index
     obs = np.concatenate([e.observations for e in episodes])[idx]
