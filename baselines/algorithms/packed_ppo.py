@@ -20,9 +20,12 @@ backpropagation through time covers everything the rollout holds of an episode.
 
 Only the memory policy (:class:`~memenvs.baselines.policies.MemoryActorCriticPolicy` and its subclasses) reads
 packed minibatches; with any other policy, or a ``Dict`` observation space, the upstream buffer is used unchanged.
-Everything else, the loss included, is ``RecurrentPPO``'s own code, except the optional self-imitation step after
-each rollout's epochs (``sil_coef > 0``; :mod:`~memenvs.baselines.algorithms.self_imitation`), which replays whole
-past episodes packed the same way.
+Everything else, the loss included, is ``RecurrentPPO``'s own code, with two options, both off by default: the
+self-imitation step after each rollout's epochs (``sil_coef > 0``;
+:mod:`~memenvs.baselines.algorithms.self_imitation`), which replays whole past episodes packed the same way, and
+a clipping range widened per sample to a KL trust region (``trust_region_delta``;
+:mod:`~memenvs.baselines.algorithms.trust_region_clip`), for which :meth:`PackedRecurrentPPO.train` runs its own
+epochs with the same loss terms, early stop and logs as upstream's.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.buffers import RecurrentRolloutBuffer
 from sb3_contrib.common.recurrent.type_aliases import RecurrentRolloutBufferSamples, RNNStates
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import explained_variance
 
 from .rollout_layout import lay_out_copy_major
 from .self_imitation import EpisodeReplay, replay_minibatch
+from .trust_region_clip import clip_bounds
 from ..policies.memory_policy import MemoryActorCriticPolicy
 from ..policies.packing import pack_sequences
 
@@ -148,6 +153,10 @@ class PackedRecurrentPPO(RecurrentPPO):
         sil_updates: self-imitation minibatches per rollout.
         sil_episodes: episodes per self-imitation minibatch.
         sil_buffer_steps: time steps of past episodes kept for it.
+        trust_region_delta: ``None`` (default) clips every ratio to ``[1 - clip_range, 1 + clip_range]``; a number
+            ``> 0`` widens each sample's range to the ratios a KL trust region of that radius allows
+            (:mod:`~memenvs.baselines.algorithms.trust_region_clip`, Wang et al. 2019; their Atari runs used 0.001).
+            Discrete action spaces only.
         Other arguments are ``RecurrentPPO``'s. Saved and loaded like it (``PackedRecurrentPPO.load``; sb3-contrib's
         ``RecurrentPPO.load`` also reads the file, and then trains with the upstream buffer).
     """
@@ -184,6 +193,7 @@ class PackedRecurrentPPO(RecurrentPPO):
         sil_updates: int = 4,
         sil_episodes: int = 8,
         sil_buffer_steps: int = 100_000,
+        trust_region_delta: float | None = None,
         _init_setup_model: bool = True,
     ) -> None:
         self.chunk_len, self.call_cost = chunk_len, call_cost
@@ -194,6 +204,10 @@ class PackedRecurrentPPO(RecurrentPPO):
                             ("sil_buffer_steps", sil_buffer_steps)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if trust_region_delta is not None and (isinstance(trust_region_delta, bool) or not isinstance(
+                trust_region_delta, (int, float)) or not trust_region_delta > 0):
+            raise ValueError(f"trust_region_delta must be a number > 0 or None, got {trust_region_delta!r}")
+        self.trust_region_delta = None if trust_region_delta is None else float(trust_region_delta)
         self.sil_coef, self.sil_value_coef = float(sil_coef), float(sil_value_coef)
         self.sil_updates, self.sil_episodes, self.sil_buffer_steps = sil_updates, sil_episodes, sil_buffer_steps
         self._sil_replay: EpisodeReplay | None = None
@@ -208,6 +222,8 @@ class PackedRecurrentPPO(RecurrentPPO):
 
     def _setup_model(self) -> None:
         super()._setup_model()
+        if self.trust_region_delta is not None and not isinstance(self.action_space, spaces.Discrete):
+            raise ValueError(f"trust_region_delta needs a Discrete action space, got {self.action_space}")
         packable = isinstance(self.policy, MemoryActorCriticPolicy) and not isinstance(self.observation_space,
                                                                                        spaces.Dict)
         if self.sil_coef > 0:
@@ -239,9 +255,67 @@ class PackedRecurrentPPO(RecurrentPPO):
             buf = self.rollout_buffer  # still in time order: its get() lays it out copy-major
             replay.add_rollout(buf.observations, buf.actions, buf.rewards, buf.values, buf.episode_starts,
                                np.asarray(self._last_episode_starts))
-        super().train()
+        if self.trust_region_delta is None:
+            super().train()
+        else:
+            self._train_trust_region_clip()
         if replay is not None:
             self._self_imitate(replay)
+
+    def _train_trust_region_clip(self) -> None:
+        """PPO's epochs over the rollout with each sample's ratio clipped to its trust-region range
+        (:func:`~memenvs.baselines.algorithms.trust_region_clip.clip_bounds`); otherwise upstream's update: the
+        same loss terms, gradient clipping, early stop on ``target_kl`` and logs."""
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        clip_range = self.clip_range(self._current_progress_remaining)
+        clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
+        logs: dict[str, list[float]] = {"entropy_loss": [], "policy_gradient_loss": [], "value_loss": [],
+                                        "clip_fraction": [], "widened_range": []}
+        for epoch in range(self.n_epochs):
+            kls, stop = [], False
+            for batch in self.rollout_buffer.get(self.batch_size):
+                mask = batch.mask > 1e-8
+                values, log_prob, entropy = self.policy.evaluate_actions(
+                    batch.observations, batch.actions.long().flatten(), batch.lstm_states, batch.episode_starts)
+                advantages = batch.advantages
+                if self.normalize_advantage:
+                    advantages = (advantages - advantages[mask].mean()) / (advantages[mask].std() + 1e-8)
+                lower, upper = clip_bounds(batch.old_log_prob, clip_range, self.trust_region_delta)
+                ratio = th.exp(log_prob - batch.old_log_prob)
+                surrogate = th.min(advantages * ratio, advantages * th.clamp(ratio, lower, upper))
+                policy_loss = -surrogate[mask].mean()
+                values = values.flatten()
+                if clip_range_vf is not None:
+                    values = batch.old_values + th.clamp(values - batch.old_values, -clip_range_vf, clip_range_vf)
+                value_loss = ((batch.returns - values) ** 2)[mask].mean()
+                entropy_loss = -(entropy if entropy is not None else -log_prob)[mask].mean()
+                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                with th.no_grad():
+                    log_ratio = log_prob - batch.old_log_prob
+                    kls.append(((th.exp(log_ratio) - 1) - log_ratio)[mask].mean().item())
+                    logs["clip_fraction"].append(((ratio < lower) | (ratio > upper)).float()[mask].mean().item())
+                    logs["widened_range"].append((upper > 1 + clip_range).float()[mask].mean().item())
+                logs["entropy_loss"].append(entropy_loss.item())
+                logs["policy_gradient_loss"].append(policy_loss.item())
+                logs["value_loss"].append(value_loss.item())
+                if self.target_kl is not None and kls[-1] > 1.5 * self.target_kl:
+                    stop = True
+                    break
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+            self._n_updates += 1
+            if stop:
+                break
+        for name, series in logs.items():
+            self.logger.record(f"train/{name}", float(np.mean(series)) if series else 0.0)
+        self.logger.record("train/approx_kl", float(np.mean(kls)) if kls else 0.0)
+        self.logger.record("train/explained_variance", explained_variance(self.rollout_buffer.values.flatten(),
+                                                                          self.rollout_buffer.returns.flatten()))
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/clip_range", clip_range)
 
     def _self_imitate(self, replay: EpisodeReplay) -> None:
         """``sil_updates`` minibatches of the self-imitation loss (see its module), each over ``sil_episodes``
