@@ -96,3 +96,22 @@ def test_bad_trust_region_delta_is_rejected(value):
 def test_trust_region_delta_needs_discrete_actions():
     with pytest.raises(ValueError, match="trust_region_delta needs a Discrete action space"):
         make_model("lstm", "memenvs/Navigation2D-v0", n_envs=2, n_steps=10, trust_region_delta=0.02)
+
+
+def test_the_upstream_buffer_path_clips_per_minibatch_and_learns():
+    # sb3-contrib's own policy reads padded minibatches (no packing), whose ranges are solved per minibatch.
+    import gymnasium as gym
+    from sb3_contrib import RecurrentPPO
+
+    from memenvs.baselines.algorithms.packed_ppo import PackedRecurrentPPO
+
+    env = gym.make("memenvs/TMaze-v0", **TMAZE)
+    params = {}
+    for delta in (None, 1e-12):
+        algo = PackedRecurrentPPO if delta else RecurrentPPO
+        extra = {"trust_region_delta": delta} if delta else {}
+        model = algo("MlpLstmPolicy", env, n_steps=16, batch_size=8, n_epochs=2, seed=0, learning_rate=0.05,
+                     policy_kwargs={"lstm_hidden_size": 8}, **extra)
+        model.learn(64)
+        params[delta] = th.cat([p.detach().flatten() for p in model.policy.parameters()])
+    assert th.allclose(params[None], params[1e-12])

@@ -45,7 +45,7 @@ from .rollout_layout import lay_out_copy_major
 from .self_imitation import EpisodeReplay, replay_minibatch
 from .trust_region_clip import clip_bounds
 from ..policies.memory_policy import MemoryActorCriticPolicy
-from ..policies.packing import pack_sequences
+from ..policies.packing import SequencePacking, pack_sequences
 
 # Fixed cost of one core call in row-steps (see memenvs.baselines.policies.packing): a fused CPU LSTM
 # forward+backward call costs about as much as 20-100 row-steps (more for narrow cores).
@@ -272,16 +272,24 @@ class PackedRecurrentPPO(RecurrentPPO):
         clip_range_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)
         logs: dict[str, list[float]] = {"entropy_loss": [], "policy_gradient_loss": [], "value_loss": [],
                                         "clip_fraction": [], "widened_range": []}
+        rollout_bounds = None  # the whole rollout's ranges, solved once: the old log-probabilities do not change
         for epoch in range(self.n_epochs):
             kls, stop = [], False
             for batch in self.rollout_buffer.get(self.batch_size):
+                packing = batch.episode_starts
+                if isinstance(packing, SequencePacking):
+                    if rollout_bounds is None:  # get() has laid the buffer out flat, as sample_index reads it
+                        flat = self.rollout_buffer.to_torch(self.rollout_buffer.log_probs.reshape(-1))
+                        rollout_bounds = clip_bounds(flat, clip_range, self.trust_region_delta)
+                    lower, upper = (bound[packing.sample_index] for bound in rollout_bounds)
+                else:
+                    lower, upper = clip_bounds(batch.old_log_prob, clip_range, self.trust_region_delta)
                 mask = batch.mask > 1e-8
                 values, log_prob, entropy = self.policy.evaluate_actions(
                     batch.observations, batch.actions.long().flatten(), batch.lstm_states, batch.episode_starts)
                 advantages = batch.advantages
                 if self.normalize_advantage:
                     advantages = (advantages - advantages[mask].mean()) / (advantages[mask].std() + 1e-8)
-                lower, upper = clip_bounds(batch.old_log_prob, clip_range, self.trust_region_delta)
                 ratio = th.exp(log_prob - batch.old_log_prob)
                 surrogate = th.min(advantages * ratio, advantages * th.clamp(ratio, lower, upper))
                 policy_loss = -surrogate[mask].mean()

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch as th
 
-#: Bisection steps: each halves the bracket of ``log q`` (below ``p``) or ``log(1 - q)`` (above it), 80 wide.
-_STEPS = 60
+#: Bisection steps: each halves the bracket of ``log q`` (below ``p``) or ``log(1 - q)`` (above it), 80 wide; after
+#: 40 it is 7e-11 wide, a relative error in the bound far below float32's.
+_STEPS = 40
 
 
 def kl_to_old(p: th.Tensor, q: th.Tensor) -> th.Tensor:
