@@ -23,6 +23,8 @@ keeps PPO's range. The paper solves the roots from a table; here they are bisect
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch as th
 
 #: Bisection steps: each halves the bracket of ``log q`` (below ``p``) or ``log(1 - q)`` (above it), 80 wide; after
@@ -52,24 +54,23 @@ def ratio_bounds(old_prob: th.Tensor, delta: float) -> tuple[th.Tensor, th.Tenso
         delta: the trust region's radius, ``> 0``.
     """
     p = old_prob.detach().double().clamp(1e-30, 1.0)
-    # Below p: bisect s = log q on [log p - 80, log p]. KL grows like -p log q, so for delta up to 80 p the root
-    # lies within; below the bracket the ratio is under e^-80, 0 in float32 anyway.
-    lo, hi = p.log() - 80.0, p.log()
+    # Below p the root is bisected in s = log q, above p in s = log(1 - q) (at p = 1 that bracket is the point
+    # q = 1, and the bound 1). KL grows like -p log q below p, so for delta up to 80 p the root lies within 80 of
+    # log p; beyond, the ratio is under e^-80, 0 in float32 anyway.
+    log_q = _root_towards(p.log(), lambda s: _kl(p, s, th.log1p(-s.exp())) <= delta)
+    log_rest = _root_towards(th.log1p(-p), lambda s: _kl(p, th.log1p(-s.exp()), s) <= delta)
+    return (log_q.exp() / p).to(old_prob.dtype), (-th.expm1(log_rest) / p).to(old_prob.dtype)
+
+
+def _root_towards(edge: th.Tensor, inside: Callable[[th.Tensor], th.Tensor]) -> th.Tensor:
+    """Bisect ``[edge - 80, edge]``, where ``edge`` (the old policy) is inside the region and ``edge - 80`` is not,
+    for the point farthest from ``edge`` that ``inside`` still accepts."""
+    lo, hi = edge - 80.0, edge
     for _ in range(_STEPS):
         mid = 0.5 * (lo + hi)
-        inside = _kl(p, mid, th.log1p(-mid.exp())) <= delta
-        lo, hi = th.where(inside, lo, mid), th.where(inside, mid, hi)
-    lower = hi.exp() / p
-    # Above p: bisect s = log(1 - q) on [log(1 - p) - 80, log(1 - p)] the same way (at p = 1 the bracket is the
-    # point q = 1, and the bound 1).
-    rest = th.log1p(-p)
-    lo, hi = rest - 80.0, rest
-    for _ in range(_STEPS):
-        mid = 0.5 * (lo + hi)
-        inside = _kl(p, th.log1p(-mid.exp()), mid) <= delta
-        lo, hi = th.where(inside, lo, mid), th.where(inside, mid, hi)
-    upper = -th.expm1(hi) / p
-    return lower.to(old_prob.dtype), upper.to(old_prob.dtype)
+        accepted = inside(mid)
+        lo, hi = th.where(accepted, lo, mid), th.where(accepted, mid, hi)
+    return hi
 
 
 def clip_bounds(old_log_prob: th.Tensor, clip_range: float, delta: float | None) -> tuple[th.Tensor, th.Tensor]:
